@@ -1,0 +1,3 @@
+from stepaudio_api.cli import cli
+
+cli()

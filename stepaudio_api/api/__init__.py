@@ -1,0 +1,1 @@
+"""Thin Litestar handlers: parse, call serving, shape the response."""

@@ -1,0 +1,61 @@
+"""Every error leaves in OpenAI's shape: {"error": {"message", "type", "param", "code"}}."""
+
+from __future__ import annotations
+
+import logging
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException
+
+from stepaudio_api.errors import APIError
+from stepaudio_api.protocol.errors import ErrorDetail, ErrorResponse
+
+logger = logging.getLogger(__name__)
+
+
+def error_response(
+    status: int, message: str, type_: str, param: str | None = None, code: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[bytes]:  # fmt: skip
+    body = ErrorResponse(ErrorDetail(message=message, type=type_, param=param, code=code))
+    return Response(
+        msgspec.json.encode(body), status_code=status, media_type="application/json",
+        headers=headers,
+    )  # fmt: skip
+
+
+def handle_api_error(request: Request, exc: APIError) -> Response[bytes]:
+    return error_response(exc.status, exc.message, exc.type, exc.param, exc.code, exc.headers)
+
+
+def handle_http_exception(request: Request, exc: HTTPException) -> Response[bytes]:
+    status = exc.status_code
+    if status == 404:
+        message = f"Invalid URL ({request.method} {request.url.path})"
+        return error_response(404, message, "invalid_request_error", code="unknown_url")
+    if status == 405:
+        message = f"Method {request.method} is not allowed on {request.url.path}"
+        return error_response(405, message, "invalid_request_error", code="method_not_allowed")
+    if status == 413:
+        limit = request.route_handler.resolve_request_max_body_size()
+        message = f"The request body is larger than this route's limit of {limit} bytes"
+        return error_response(413, message, "invalid_request_error", code="request_too_large")
+    if status >= 500:
+        logger.error("HTTP %s on %s: %s", status, request.url.path, exc.detail)
+        return error_response(status, "The server had an error", "server_error")
+    return error_response(status, exc.detail, "invalid_request_error", headers=exc.headers)
+
+
+def handle_unexpected(request: Request, exc: Exception) -> Response[bytes]:
+    logger.exception("unhandled error on %s %s", request.method, request.url.path)
+    return error_response(
+        500, "The server had an error while processing your request", "server_error"
+    )
+
+
+EXCEPTION_HANDLERS = {
+    APIError: handle_api_error,
+    HTTPException: handle_http_exception,
+    Exception: handle_unexpected,
+}

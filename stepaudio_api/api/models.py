@@ -1,0 +1,37 @@
+"""GET /v1/models and /v1/models/{id}."""
+
+from __future__ import annotations
+
+from litestar import get
+
+from stepaudio_api.protocol.models import ModelList, ModelObject
+from stepaudio_api.serving.models import ServedModel
+from stepaudio_api.services import Services
+
+
+def _objects(model: ServedModel, services: Services) -> list[ModelObject]:
+    capabilities = {
+        **model.engine.describe(),
+        "engine": model.engine_name,
+        "state": services.engines.state[model.engine_name],
+    }
+    main = ModelObject(
+        id=model.id, created=model.created, capabilities=capabilities,
+        description=model.description or None,
+    )  # fmt: skip
+    aliases = [
+        ModelObject(id=alias, created=model.created, capabilities=capabilities, alias_of=model.id)
+        for alias in model.aliases
+    ]
+    return [main, *aliases]
+
+
+@get("/v1/models", sync_to_thread=False)
+def list_models(services: Services) -> ModelList:
+    return ModelList(data=[obj for m in services.models.models for obj in _objects(m, services)])
+
+
+@get("/v1/models/{model_id:str}", sync_to_thread=False)
+def retrieve_model(model_id: str, services: Services) -> ModelObject:
+    model = services.models.get(model_id)
+    return next(obj for obj in _objects(model, services) if obj.id == model_id)

@@ -1,0 +1,17 @@
+"""POST /v1/audio/speech."""
+
+from __future__ import annotations
+
+from litestar import Request, post
+from litestar.response import Stream
+
+from stepaudio_api.api.json_body import decode_json_body
+from stepaudio_api.api.streaming import start_streaming
+from stepaudio_api.protocol.speech import SpeechRequest
+from stepaudio_api.services import Services
+
+
+@post("/v1/audio/speech")
+async def create_speech(request: Request, services: Services) -> Stream:
+    speech_request = decode_json_body(await request.body(), SpeechRequest)
+    return await start_streaming(services.speech.create_speech(speech_request))

@@ -1,0 +1,1 @@
+"""Built-in behaviour, written as plugins of our own hooks (the datasette way)."""

@@ -1,0 +1,158 @@
+"""What an engine is: capabilities stated up front, and one async generator method per job."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+
+from stepaudio_api.engines.worker_pool import WorkerPool
+
+
+@dataclass(frozen=True, slots=True)
+class PcmChunk:
+    """Mono float32 samples in [-1, 1]."""
+
+    samples: np.ndarray
+    sample_rate: int
+
+    @property
+    def duration(self) -> float:
+        return len(self.samples) / self.sample_rate
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceInfo:
+    name: str
+    language: str
+    gender: str = ""
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SynthesisOptions:
+    voice: str
+    speed: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptionOptions:
+    language: str | None = None
+    prompt: str | None = None
+    temperature: float | None = None
+    word_timestamps: bool = False
+    task: Literal["transcribe", "translate"] = "transcribe"
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    word: str
+    start: float
+    end: float
+    probability: float
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    id: int
+    seek: int
+    start: float
+    end: float
+    text: str
+    tokens: list[int]
+    temperature: float
+    avg_logprob: float
+    compression_ratio: float
+    no_speech_prob: float
+    words: list[Word] | None = None
+
+
+@dataclass(slots=True)
+class TranscriptionStream:
+    """The detected language and duration at once; the segments as they are recognised."""
+
+    language: str
+    duration: float
+    segments: AsyncIterator[Segment]
+
+
+class Engine(ABC):
+    """An engine instance: built from its configuration options, loaded once, then shared."""
+
+    type: ClassVar[str]
+    """The name configuration uses in ``[engines.<instance>] type = ...``."""
+
+    def __init__(self, name: str, options: dict[str, Any], pool: WorkerPool) -> None:
+        self.name = name
+        self.options = options
+        self.pool = pool
+
+    @abstractmethod
+    def load(self) -> None:
+        """Load the model (blocking; called once in a worker thread at startup)."""
+
+    def warm(self) -> None:  # noqa: B027 - optional hook
+        """Run one tiny job so the first request does not pay for lazy initialisation."""
+
+    def reserve(self) -> AbstractAsyncContextManager[None]:
+        """A place for one request; raises EngineOverloaded when none is free."""
+        return self.pool.reserve()
+
+    @abstractmethod
+    def describe(self) -> dict[str, Any]:
+        """Capabilities, as /v1/models shows them."""
+
+
+class Synthesizer(Engine):
+    sample_rate: int = 22050
+    voices: tuple[VoiceInfo, ...] = ()
+    languages: tuple[str, ...] = ()
+
+    @abstractmethod
+    def synthesize(self, text: str, options: SynthesisOptions) -> AsyncIterator[PcmChunk]:
+        """Speak ``text``; yields audio as it is made."""
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "capability": "speech",
+            "sample_rate": self.sample_rate,
+            "languages": list(self.languages),
+            "voices": [v.name for v in self.voices],
+            "streaming": True,
+        }
+
+
+class Recognizer(Engine):
+    languages: tuple[str, ...] = ()
+    can_translate: bool = False
+
+    @abstractmethod
+    async def transcribe(
+        self, audio: np.ndarray, options: TranscriptionOptions
+    ) -> TranscriptionStream:
+        """Recognise 16 kHz mono float32 audio."""
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "capability": "transcription",
+            "languages": list(self.languages),
+            "translation": self.can_translate,
+            "timestamps": ["segment", "word"],
+            "streaming": True,
+        }
+
+
+@dataclass
+class EngineTypes:
+    """Engine classes collected from the ``register_engines`` hook, by type name."""
+
+    by_type: dict[str, type[Engine]] = field(default_factory=dict)
+
+    def register(self, engine_class: type[Engine]) -> None:
+        if engine_class.type in self.by_type and self.by_type[engine_class.type] is not engine_class:
+            raise ValueError(f"engine type {engine_class.type!r} registered twice")
+        self.by_type[engine_class.type] = engine_class

@@ -1,0 +1,56 @@
+"""Engine instances built from configuration, loaded and warmed once, with their readiness."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import pluggy
+
+from stepaudio_api.engines.base import Engine, EngineTypes
+from stepaudio_api.engines.worker_pool import WorkerPool
+from stepaudio_api.settings import Settings, SettingsError
+
+logger = logging.getLogger(__name__)
+
+
+class EngineRegistry:
+    def __init__(self, settings: Settings, plugin_manager: pluggy.PluginManager) -> None:
+        self.types = EngineTypes()
+        plugin_manager.hook.register_engines(register=self.types.register, settings=settings)
+        workers = settings.workers
+        self.pool = WorkerPool(workers.threads, workers.queue_size, workers.retry_after_seconds)
+        self.engines: dict[str, Engine] = {}
+        self.state: dict[str, str] = {}
+        for name, options in settings.engines.items():
+            engine_type = options["type"]
+            engine_class = self.types.by_type.get(engine_type)
+            if engine_class is None:
+                known = ", ".join(sorted(self.types.by_type)) or "none"
+                raise SettingsError(
+                    f"engine {name!r} has type {engine_type!r}, which no plugin registers "
+                    f"(registered types: {known})"
+                )
+            options = {k: v for k, v in options.items() if k != "type"}
+            self.engines[name] = engine_class(name, options, self.pool)
+            self.state[name] = "loading"
+
+    async def start(self) -> None:
+        """Load and warm every engine in the worker pool, one after another."""
+        for name, engine in self.engines.items():
+            started = time.perf_counter()
+            try:
+                await self.pool.run(engine.load)
+                await self.pool.run(engine.warm)
+            except Exception as exc:
+                self.state[name] = f"failed: {exc}"
+                logger.exception("engine %s failed to load", name)
+                continue
+            self.state[name] = "ready"
+            logger.info("engine %s ready in %.2f s", name, time.perf_counter() - started)
+
+    def is_ready(self, name: str) -> bool:
+        return self.state.get(name) == "ready"
+
+    def shutdown(self) -> None:
+        self.pool.shutdown()

@@ -1,0 +1,68 @@
+"""The bounded pool CPU inference runs in: threads off the event loop, and a capped waiting line."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+from stepaudio_api.errors import EngineOverloaded
+
+T = TypeVar("T")
+_DONE = object()
+
+
+class WorkerPool:
+    """At most ``threads + queue_size`` requests hold a place; the rest are refused at once.
+
+    onnxruntime and CTranslate2 release the GIL, so threads give real parallelism.
+    """
+
+    def __init__(self, threads: int, queue_size: int, retry_after_seconds: int = 1) -> None:
+        self.threads = threads
+        self.capacity = threads + queue_size
+        self.retry_after_seconds = retry_after_seconds
+        self._executor = ThreadPoolExecutor(threads, thread_name_prefix="stepaudio-engine")
+        self.active_requests = 0
+        self.running_jobs = 0
+
+    @property
+    def queue_depth(self) -> int:
+        """Requests holding a place beyond the number of threads."""
+        return max(0, self.active_requests - self.threads)
+
+    @asynccontextmanager
+    async def reserve(self) -> AsyncIterator[None]:
+        if self.active_requests >= self.capacity:
+            raise EngineOverloaded(
+                f"the server is busy: all {self.threads} inference threads are working and "
+                f"{self.capacity - self.threads} requests are already waiting; retry shortly",
+                retry_after=self.retry_after_seconds,
+            )
+        self.active_requests += 1
+        try:
+            yield
+        finally:
+            self.active_requests -= 1
+
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        self.running_jobs += 1
+        try:
+            return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+        finally:
+            self.running_jobs -= 1
+
+    async def iterate(self, iterator: Iterator[T]) -> AsyncIterator[T]:
+        """Advance a blocking iterator one item per job, so other requests interleave."""
+        while True:
+            item = await self.run(next, iterator, _DONE)
+            if item is _DONE:
+                return
+            yield item  # type: ignore[misc]
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)

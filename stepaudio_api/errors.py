@@ -1,0 +1,61 @@
+"""Errors every layer may raise, carrying what OpenAI's error shape needs; api/ renders them."""
+
+from __future__ import annotations
+
+
+class APIError(Exception):
+    """An error the client sees as {"error": {"message", "type", "param", "code"}}."""
+
+    status: int = 400
+    type: str = "invalid_request_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.code = code
+        if status is not None:
+            self.status = status
+        self.headers = headers or {}
+
+
+class InvalidRequest(APIError):
+    status = 400
+
+
+class NotFound(APIError):
+    status = 404
+
+
+class PayloadTooLarge(APIError):
+    status = 413
+
+
+class UnsupportedMediaType(APIError):
+    status = 415
+
+
+class EngineOverloaded(APIError):
+    """Every worker is busy and the waiting line is full: come back after Retry-After."""
+
+    status = 503
+    type = "server_error"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(
+            message, code="engine_overloaded", headers={"Retry-After": str(retry_after)}
+        )
+        self.retry_after = retry_after
+
+
+class EngineFailure(APIError):
+    status = 500
+    type = "server_error"

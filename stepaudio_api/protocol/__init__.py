@@ -1,0 +1,1 @@
+"""msgspec Structs of the wire formats, with OpenAI's field names and order."""

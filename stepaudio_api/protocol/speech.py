@@ -1,0 +1,48 @@
+"""POST /v1/audio/speech: the request and the SSE events."""
+
+from typing import Annotated, Literal
+
+import msgspec
+
+ResponseFormat = Literal["mp3", "opus", "aac", "flac", "wav", "pcm"]
+
+
+class VoiceId(msgspec.Struct, forbid_unknown_fields=True):
+    id: str
+    """A custom voice's ID."""
+
+
+class SpeechRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    model: str
+    """One of the available TTS models: our step-audio-tts, or tts-1, tts-1-hd, gpt-4o-mini-tts."""
+    input: str
+    """The text to generate audio for. The maximum length is 4096 characters."""
+    voice: str | VoiceId
+    """The voice to use: a built-in voice name, an OpenAI voice name, or {"id": custom voice}."""
+    instructions: str | None = None
+    """Control the voice of your generated audio with additional instructions."""
+    response_format: ResponseFormat = "mp3"
+    """The format to return audio in."""
+    speed: Annotated[float, msgspec.Meta(ge=0.25, le=4.0)] = 1.0
+    """The speed of the generated audio, 0.25 to 4.0."""
+    stream_format: Literal["sse", "audio"] = "audio"
+    """The format to stream the audio in: raw audio bytes, or server-sent events."""
+    sample_rate: int | None = None
+    """Ours: the output sample rate (default 24000, as OpenAI's)."""
+
+
+class SpeechUsage(msgspec.Struct):
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+    # ours: what speech is metered by
+    input_characters: int = 0
+    output_audio_seconds: float = 0.0
+
+
+class SpeechAudioDelta(msgspec.Struct, tag="speech.audio.delta", tag_field="type"):
+    audio: str
+
+
+class SpeechAudioDone(msgspec.Struct, tag="speech.audio.done", tag_field="type"):
+    usage: SpeechUsage

@@ -1,0 +1,1 @@
+"""One object per capability; knows nothing of HTTP."""

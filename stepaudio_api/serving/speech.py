@@ -1,0 +1,125 @@
+"""Text to speech: validate, resolve model and voice, stream encoded audio or SSE events."""
+
+from __future__ import annotations
+
+import base64
+import math
+from collections.abc import AsyncIterator
+
+import numpy as np
+
+from stepaudio_api.audio.encode import AUDIO_FORMATS, DEFAULT_OUTPUT_RATE, AudioEncoder
+from stepaudio_api.engines.base import SynthesisOptions, Synthesizer
+from stepaudio_api.errors import InvalidRequest
+from stepaudio_api.protocol.sse import sse_event
+from stepaudio_api.protocol.speech import (
+    SpeechAudioDelta,
+    SpeechAudioDone,
+    SpeechRequest,
+    SpeechUsage,
+)
+from stepaudio_api.serving.byte_stream import ByteStream
+from stepaudio_api.serving.models import ModelCatalog
+from stepaudio_api.serving.text_chunks import split_for_speech
+from stepaudio_api.settings import Settings
+
+OUTPUT_TOKENS_PER_SECOND = 25
+"""Speech usage counts output audio in tokens at Step-Audio's semantic codebook rate (25 Hz)."""
+
+
+class SpeechServing:
+    def __init__(self, settings: Settings, catalog: ModelCatalog) -> None:
+        self.settings = settings
+        self.catalog = catalog
+
+    def resolve_voice(self, engine: Synthesizer, voice: object) -> str:
+        name = voice if isinstance(voice, str) else getattr(voice, "id", "")
+        own = {v.name for v in engine.voices}
+        resolved = name if name in own else self.settings.speech.voice_aliases.get(name)
+        if resolved not in own:
+            choices = sorted(own | set(self.settings.speech.voice_aliases))
+            raise InvalidRequest(
+                f"Unknown voice '{name}'. Voices this model can speak: {', '.join(choices)}",
+                param="voice",
+                code="voice_not_found",
+            )
+        return resolved  # type: ignore[return-value]
+
+    def create_speech(self, request: SpeechRequest) -> ByteStream:
+        text = request.input.strip()
+        if not text:
+            raise InvalidRequest("'input' must not be empty", param="input", code="empty_input")
+        limit = self.settings.speech.max_input_characters
+        if len(request.input) > limit:
+            raise InvalidRequest(
+                f"'input' is {len(request.input)} characters long; the maximum is {limit}",
+                param="input",
+                code="string_above_max_length",
+            )
+        model = self.catalog.resolve(request.model, "speech")
+        engine = model.engine
+        assert isinstance(engine, Synthesizer)
+        voice = self.resolve_voice(engine, request.voice)
+        audio_format = AUDIO_FORMATS[request.response_format]
+        sample_rate = request.sample_rate or DEFAULT_OUTPUT_RATE
+        if sample_rate not in audio_format.sample_rates:
+            rates = ", ".join(str(r) for r in audio_format.sample_rates)
+            raise InvalidRequest(
+                f"sample_rate {sample_rate} is not available for {audio_format.name}; "
+                f"choose one of {rates}",
+                param="sample_rate",
+            )
+        options = SynthesisOptions(voice=voice, speed=request.speed)
+        audio = self._encoded_audio(engine, text, options, request.response_format, sample_rate)
+        if request.stream_format == "sse":
+            return ByteStream("text/event-stream", self._sse(audio, text))
+        return ByteStream(audio_format.content_type, self._bytes_only(audio))
+
+    async def _encoded_audio(
+        self,
+        engine: Synthesizer,
+        text: str,
+        options: SynthesisOptions,
+        response_format: str,
+        sample_rate: int,
+    ) -> AsyncIterator[tuple[bytes, float]]:
+        """Encoded bytes, each with the seconds of audio made so far."""
+        async with engine.reserve():
+            encoder = AudioEncoder(response_format, engine.sample_rate, sample_rate)
+            seconds = 0.0
+            for chunk in split_for_speech(text):
+                async for pcm in engine.synthesize(chunk.text, options):
+                    seconds += pcm.duration
+                    data = encoder.encode(pcm.samples)
+                    if data:
+                        yield data, seconds
+                if chunk.pause_after:
+                    pause = np.zeros(int(engine.sample_rate * chunk.pause_after / options.speed))
+                    seconds += len(pause) / engine.sample_rate
+                    data = encoder.encode(pause)
+                    if data:
+                        yield data, seconds
+            final = encoder.finish()
+            if final:
+                yield final, seconds
+
+    @staticmethod
+    async def _bytes_only(audio: AsyncIterator[tuple[bytes, float]]) -> AsyncIterator[bytes]:
+        async for data, _seconds in audio:
+            yield data
+
+    @staticmethod
+    async def _sse(audio: AsyncIterator[tuple[bytes, float]], text: str) -> AsyncIterator[bytes]:
+        seconds = 0.0
+        async for data, seconds in audio:  # noqa: B007 - the last value is the total
+            delta = SpeechAudioDelta(audio=base64.b64encode(data).decode())
+            yield sse_event(delta)
+        output_tokens = math.ceil(seconds * OUTPUT_TOKENS_PER_SECOND)
+        usage = SpeechUsage(
+            input_tokens=len(text),
+            output_tokens=output_tokens,
+            total_tokens=len(text) + output_tokens,
+            input_characters=len(text),
+            output_audio_seconds=round(seconds, 3),
+        )
+        yield sse_event(SpeechAudioDone(usage=usage))

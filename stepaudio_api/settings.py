@@ -1,0 +1,128 @@
+"""Settings: configs/default.toml, overlaid by --config FILE, overlaid by STEPAUDIO_* variables."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+DEFAULT_CONFIG_PATH = Path(__file__).with_name("default.toml")
+ENV_PREFIX = "STEPAUDIO_"
+
+
+class ServerSettings(msgspec.Struct, forbid_unknown_fields=True):
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_upload_bytes: int = 25 * 1024 * 1024
+    max_json_bytes: int = 1024 * 1024
+
+
+class WorkerSettings(msgspec.Struct, forbid_unknown_fields=True):
+    threads: int = 2
+    queue_size: int = 8
+    retry_after_seconds: int = 1
+
+
+class SpeechSettings(msgspec.Struct, forbid_unknown_fields=True):
+    max_input_characters: int = 4096
+    voice_aliases: dict[str, str] = {}
+
+
+class ModelSettings(msgspec.Struct, forbid_unknown_fields=True):
+    id: str
+    engine: str
+    aliases: list[str] = []
+    description: str = ""
+
+
+class Settings(msgspec.Struct, forbid_unknown_fields=True):
+    data_dir: str = "data"
+    log_level: str = "info"
+    plugins: list[str] | None = None
+    server: ServerSettings = msgspec.field(default_factory=ServerSettings)
+    workers: WorkerSettings = msgspec.field(default_factory=WorkerSettings)
+    speech: SpeechSettings = msgspec.field(default_factory=SpeechSettings)
+    # engine instance name -> {"type": registered engine type, **options}
+    engines: dict[str, dict[str, Any]] = {}
+    models: list[ModelSettings] = []
+
+
+class SettingsError(ValueError):
+    """The configuration is invalid; the message names the key."""
+
+
+def _merge(base: dict[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _parse_env_value(raw: str) -> Any:
+    """Read an environment value as a TOML value (numbers, booleans, arrays), else as a string."""
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        if raw.startswith("[") or raw.startswith("{"):
+            raise SettingsError(f"cannot parse {raw!r} as a TOML value") from None
+        return raw
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "CONFIG":
+            continue
+        path = name[len(ENV_PREFIX) :].lower().split("__")
+        target = overrides
+        for part in path[:-1]:
+            target = target.setdefault(part, {})
+        if path[-1] == "plugins":
+            target["plugins"] = [p.strip() for p in raw.split(",") if p.strip()]
+        else:
+            target[path[-1]] = _parse_env_value(raw)
+    return overrides
+
+
+def load_settings(
+    config_file: str | Path | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    environ = os.environ if environ is None else environ
+    raw = tomllib.loads(DEFAULT_CONFIG_PATH.read_text(encoding="utf-8"))
+    config_file = config_file or environ.get(ENV_PREFIX + "CONFIG")
+    if config_file:
+        path = Path(config_file)
+        try:
+            raw = _merge(raw, tomllib.loads(path.read_text(encoding="utf-8")))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise SettingsError(f"cannot read config file {path}: {exc}") from exc
+    raw = _merge(raw, _env_overrides(environ))
+    try:
+        settings = msgspec.convert(raw, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        raise SettingsError(f"invalid configuration: {exc}") from exc
+    _check(settings)
+    return settings
+
+
+def _check(settings: Settings) -> None:
+    seen: set[str] = set()
+    for model in settings.models:
+        if model.engine not in settings.engines:
+            raise SettingsError(f"model {model.id!r} names unknown engine {model.engine!r}")
+        for name in (model.id, *model.aliases):
+            if name in seen:
+                raise SettingsError(f"model name {name!r} is declared twice")
+            seen.add(name)
+    for name, options in settings.engines.items():
+        if not isinstance(options.get("type"), str):
+            raise SettingsError(f"engine {name!r} needs a `type`")
+    if settings.workers.threads < 1 or settings.workers.queue_size < 0:
+        raise SettingsError("workers.threads must be >= 1 and workers.queue_size >= 0")
