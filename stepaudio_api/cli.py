@@ -10,6 +10,8 @@ import click
 from stepaudio_api import __version__
 from stepaudio_api.settings import SettingsError, load_settings
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
 
 @click.group()
 @click.version_option(__version__, prog_name="stepaudio-api")
@@ -29,9 +31,7 @@ def serve(host: str | None, port: int | None, config_file: str | None) -> None:
 
     try:
         settings = load_settings(config_file)
-        logging.basicConfig(
-            level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
+        logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
         app = create_app(settings)
     except SettingsError as exc:
         click.echo(f"error: {exc}", err=True)

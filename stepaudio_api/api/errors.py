@@ -15,9 +15,13 @@ logger = logging.getLogger(__name__)
 
 
 def error_response(
-    status: int, message: str, type_: str, param: str | None = None, code: str | None = None,
+    status: int,
+    message: str,
+    type_: str,
+    param: str | None = None,
+    code: str | None = None,
     headers: dict[str, str] | None = None,
-) -> Response[bytes]:  # fmt: skip
+) -> Response[bytes]:
     body = ErrorResponse(ErrorDetail(message=message, type=type_, param=param, code=code))
     return Response(
         msgspec.json.encode(body), status_code=status, media_type="application/json",

@@ -5,8 +5,8 @@ from __future__ import annotations
 from litestar import get
 
 from stepaudio_api.protocol.models import ModelList, ModelObject
-from stepaudio_api.serving.models import ServedModel
 from stepaudio_api.services import Services
+from stepaudio_api.serving.models import ServedModel
 
 
 def _objects(model: ServedModel, services: Services) -> list[ModelObject]:

@@ -11,7 +11,7 @@ from stepaudio_api.protocol.speech import SpeechRequest
 from stepaudio_api.services import Services
 
 
-@post("/v1/audio/speech")
+@post("/v1/audio/speech", status_code=200)
 async def create_speech(request: Request, services: Services) -> Stream:
     speech_request = decode_json_body(await request.body(), SpeechRequest)
     return await start_streaming(services.speech.create_speech(speech_request))

@@ -10,8 +10,8 @@ from litestar.response import Stream
 
 from stepaudio_api.api.streaming import start_streaming
 from stepaudio_api.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
-from stepaudio_api.serving.transcription import TranscriptionJob
 from stepaudio_api.services import Services
+from stepaudio_api.serving.transcription import TranscriptionJob
 
 _TRANSCRIPTION_FIELDS = {
     "file", "model", "language", "prompt", "response_format", "temperature", "stream",
@@ -75,9 +75,10 @@ def _job(form: FormMultiDict, task: Literal["transcribe", "translate"]) -> Trans
     if stream not in ("true", "false", "1", "0"):
         raise InvalidRequest("stream must be true or false", param="stream")
     granularities = [
-        str(v) for key in ("timestamp_granularities[]", "timestamp_granularities")
+        str(v)
+        for key in ("timestamp_granularities[]", "timestamp_granularities")
         for v in form.getall(key, [])
-    ]  # fmt: skip
+    ]
     include = [str(v) for key in ("include[]", "include") for v in form.getall(key, [])]
     if include:
         raise InvalidRequest(
@@ -108,12 +109,12 @@ async def _recognize(
     return await start_streaming(services.transcription.create_transcription(upload.file, job))
 
 
-@post("/audio/transcriptions")
+@post("/audio/transcriptions", status_code=200)
 async def create_transcription(request: Request, services: Services) -> Stream:
     return await _recognize(request, services, "transcribe")
 
 
-@post("/audio/translations")
+@post("/audio/translations", status_code=200)
 async def create_translation(request: Request, services: Services) -> Stream:
     return await _recognize(request, services, "translate")
 

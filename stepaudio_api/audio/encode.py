@@ -21,7 +21,13 @@ class AudioFormat:
 _COMMON_RATES = (8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000)
 
 AUDIO_FORMATS: dict[str, AudioFormat] = {
-    "mp3": AudioFormat("mp3", "audio/mpeg", "mp3", "libmp3lame", (8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000)),
+    "mp3": AudioFormat(
+        "mp3",
+        "audio/mpeg",
+        "mp3",
+        "libmp3lame",
+        (8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000),
+    ),
     "opus": AudioFormat("opus", "audio/ogg", "ogg", "libopus", (8000, 12000, 16000, 24000, 48000)),
     "aac": AudioFormat("aac", "audio/aac", "adts", "aac", _COMMON_RATES),
     "flac": AudioFormat("flac", "audio/flac", "flac", "flac", _COMMON_RATES),
@@ -50,7 +56,7 @@ class _Sink:
 
 
 def streaming_wav_header(sample_rate: int, channels: int = 1, bits: int = 16) -> bytes:
-    """A RIFF header for a stream of unknown length (sizes 0xFFFFFFFF, as ffmpeg writes to pipes)."""
+    """A RIFF header for a stream of unknown length (sizes 0xFFFFFFFF, as ffmpeg writes)."""
     block_align = channels * bits // 8
     return (
         b"RIFF" + struct.pack("<I", 0xFFFFFFFF) + b"WAVE"
@@ -76,13 +82,17 @@ class AudioEncoder:
             return
         self._sink = _Sink()
         options = {"page_duration": "60000"} if self.format.container == "ogg" else {}
-        self._container = av.open(self._sink, mode="w", format=self.format.container, options=options)
+        self._container = av.open(
+            self._sink, mode="w", format=self.format.container, options=options
+        )
         self._stream = self._container.add_stream(self.format.codec, rate=output_rate)
         self._stream.layout = "mono"
 
     def _frame(self, samples: np.ndarray) -> av.AudioFrame:
         frame = av.AudioFrame.from_ndarray(
-            np.ascontiguousarray(samples, dtype=np.float32).reshape(1, -1), format="flt", layout="mono"
+            np.ascontiguousarray(samples, dtype=np.float32).reshape(1, -1),
+            format="flt",
+            layout="mono",
         )
         frame.sample_rate = self.input_rate
         frame.pts = self._pts

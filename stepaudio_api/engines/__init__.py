@@ -24,6 +24,6 @@ __all__ = [
     "TranscriptionOptions",
     "TranscriptionStream",
     "VoiceInfo",
-    "WorkerPool",
     "Word",
+    "WorkerPool",
 ]

@@ -109,6 +109,9 @@ class Engine(ABC):
 
 class Synthesizer(Engine):
     sample_rate: int = 22050
+    native_speed: bool = False
+    """True when the engine itself speaks at ``options.speed`` with durations in proportion;
+    otherwise it is asked for 1.0 and serving time-stretches its audio."""
     voices: tuple[VoiceInfo, ...] = ()
     languages: tuple[str, ...] = ()
 
@@ -123,6 +126,7 @@ class Synthesizer(Engine):
             "languages": list(self.languages),
             "voices": [v.name for v in self.voices],
             "streaming": True,
+            "speed": {"min": 0.25, "max": 4.0, "native": self.native_speed},
         }
 
 
@@ -153,6 +157,9 @@ class EngineTypes:
     by_type: dict[str, type[Engine]] = field(default_factory=dict)
 
     def register(self, engine_class: type[Engine]) -> None:
-        if engine_class.type in self.by_type and self.by_type[engine_class.type] is not engine_class:
+        if (
+            engine_class.type in self.by_type
+            and self.by_type[engine_class.type] is not engine_class
+        ):
             raise ValueError(f"engine type {engine_class.type!r} registered twice")
         self.by_type[engine_class.type] = engine_class

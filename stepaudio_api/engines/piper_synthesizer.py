@@ -24,6 +24,9 @@ def _voice_files(options: dict[str, Any]) -> tuple[Path, Path]:
 
 class PiperSynthesizer(Synthesizer):
     type = "piper"
+    # Piper's length_scale is not proportional to duration (0.5 gives ~0.63x here), so speed
+    # is left to serving's time-stretch.
+    native_speed = False
 
     def load(self) -> None:
         from piper import PiperVoice

@@ -52,7 +52,9 @@ class WorkerPool:
         loop = asyncio.get_running_loop()
         self.running_jobs += 1
         try:
-            return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+            return await loop.run_in_executor(
+                self._executor, functools.partial(fn, *args, **kwargs)
+            )
         finally:
             self.running_jobs -= 1
 

@@ -61,8 +61,7 @@ class ModelCatalog:
         model = self.by_name.get(name)
         if model is None:
             raise NotFound(
-                f"The model '{name}' does not exist. Available models: "
-                + ", ".join(self.by_name),
+                f"The model '{name}' does not exist. Available models: " + ", ".join(self.by_name),
                 param="model",
                 code="model_not_found",
             )

@@ -5,19 +5,21 @@ from __future__ import annotations
 import base64
 import math
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import numpy as np
 
 from stepaudio_api.audio.encode import AUDIO_FORMATS, DEFAULT_OUTPUT_RATE, AudioEncoder
+from stepaudio_api.audio.tempo import TempoStretcher
 from stepaudio_api.engines.base import SynthesisOptions, Synthesizer
 from stepaudio_api.errors import InvalidRequest
-from stepaudio_api.protocol.sse import sse_event
 from stepaudio_api.protocol.speech import (
     SpeechAudioDelta,
     SpeechAudioDone,
     SpeechRequest,
     SpeechUsage,
 )
+from stepaudio_api.protocol.sse import sse_event
 from stepaudio_api.serving.byte_stream import ByteStream
 from stepaudio_api.serving.models import ModelCatalog
 from stepaudio_api.serving.text_chunks import split_for_speech
@@ -83,25 +85,41 @@ class SpeechServing:
         response_format: str,
         sample_rate: int,
     ) -> AsyncIterator[tuple[bytes, float]]:
-        """Encoded bytes, each with the seconds of audio made so far."""
+        """Encoded bytes, each with the seconds of audio made so far. Engines without native
+        speed control speak at 1.0 and the audio is time-stretched (pitch kept)."""
+        speed = options.speed
+        stretcher = None
+        if not engine.native_speed and speed != 1.0:
+            stretcher = TempoStretcher(engine.sample_rate, speed)
+            options = replace(options, speed=1.0)
+        pause_scale = 1.0 / options.speed
         async with engine.reserve():
             encoder = AudioEncoder(response_format, engine.sample_rate, sample_rate)
-            seconds = 0.0
+            produced = 0
+
+            def encode(samples: np.ndarray) -> bytes:
+                nonlocal produced
+                if stretcher is not None:
+                    samples = stretcher.process(samples)
+                produced += len(samples)
+                return encoder.encode(samples)
+
             for chunk in split_for_speech(text):
                 async for pcm in engine.synthesize(chunk.text, options):
-                    seconds += pcm.duration
-                    data = encoder.encode(pcm.samples)
-                    if data:
-                        yield data, seconds
+                    if data := encode(pcm.samples):
+                        yield data, produced / engine.sample_rate
                 if chunk.pause_after:
-                    pause = np.zeros(int(engine.sample_rate * chunk.pause_after / options.speed))
-                    seconds += len(pause) / engine.sample_rate
-                    data = encoder.encode(pause)
-                    if data:
-                        yield data, seconds
-            final = encoder.finish()
-            if final:
-                yield final, seconds
+                    pause = np.zeros(int(engine.sample_rate * chunk.pause_after * pause_scale))
+                    if data := encode(pause):
+                        yield data, produced / engine.sample_rate
+            if stretcher is not None:
+                tail = stretcher.finish()
+                produced += len(tail)
+                data = encoder.encode(tail) + encoder.finish()
+            else:
+                data = encoder.finish()
+            if data:
+                yield data, produced / engine.sample_rate
 
     @staticmethod
     async def _bytes_only(audio: AsyncIterator[tuple[bytes, float]]) -> AsyncIterator[bytes]:

@@ -94,12 +94,19 @@ def render_transcript(
         text=full_text(segments),
         segments=[
             TranscriptionSegment(
-                id=s.id, seek=s.seek, start=round(s.start, 3), end=round(s.end, 3), text=s.text,
-                tokens=s.tokens, temperature=s.temperature, avg_logprob=s.avg_logprob,
-                compression_ratio=s.compression_ratio, no_speech_prob=s.no_speech_prob,
+                id=s.id,
+                seek=s.seek,
+                start=round(s.start, 3),
+                end=round(s.end, 3),
+                text=s.text,
+                tokens=s.tokens,
+                temperature=s.temperature,
+                avg_logprob=s.avg_logprob,
+                compression_ratio=s.compression_ratio,
+                no_speech_prob=s.no_speech_prob,
             )
             for s in segments
-        ],  # fmt: skip
+        ],
         words=words,
         usage=usage,
     )

@@ -101,17 +101,24 @@ class TranscriptionServing:
         return ByteStream(content_type, self._document(engine, audio, options, job))
 
     async def _document(
-        self, engine: Recognizer, audio: bytes | BinaryIO, options: TranscriptionOptions,
+        self,
+        engine: Recognizer,
+        audio: bytes | BinaryIO,
+        options: TranscriptionOptions,
         job: TranscriptionJob,
-    ) -> AsyncIterator[bytes]:  # fmt: skip
+    ) -> AsyncIterator[bytes]:
         async with engine.reserve():
             decoded = await engine.pool.run(decode_audio, audio, WHISPER_SAMPLE_RATE)
             stream = await engine.transcribe(decoded.samples, options)
             segments = [segment async for segment in stream.segments]
         yield render_transcript(
-            job.response_format, segments, task=job.task, language=stream.language,
-            duration=decoded.duration, with_words=options.word_timestamps,
-        )  # fmt: skip
+            job.response_format,
+            segments,
+            task=job.task,
+            language=stream.language,
+            duration=decoded.duration,
+            with_words=options.word_timestamps,
+        )
 
     async def _events(
         self, engine: Recognizer, audio: bytes | BinaryIO, options: TranscriptionOptions

@@ -1,0 +1,177 @@
+"""POST /v1/audio/speech through the openai SDK: every format, speed, streaming, SSE, bad input."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+
+import httpx
+import openai
+import pytest
+from audio_checks import decode, word_error_rate
+
+SENTENCES = [
+    "The quick brown fox jumps over the lazy dog.",
+    "Please call me back when you get home tonight.",
+    "We will meet at the library at nine in the morning.",
+]
+# What PyAV reports for each format: rate and channels.
+EXPECTED_RATE = {
+    "mp3": 24000,
+    "opus": 48000,
+    "aac": 24000,
+    "flac": 24000,
+    "wav": 24000,
+    "pcm": 24000,
+}
+FORMATS = list(EXPECTED_RATE)
+
+
+def speak(client: openai.OpenAI, text: str, **kwargs: object) -> bytes:
+    kwargs.setdefault("model", "tts-1")
+    kwargs.setdefault("voice", "alloy")
+    return client.audio.speech.create(input=text, **kwargs).read()  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_speech_round_trip_in_every_format(client: openai.OpenAI, fmt: str) -> None:
+    """Each format decodes at the right rate, mono, with a plausible duration, and transcribes
+    back to the sentence that was spoken."""
+    for sentence in SENTENCES:
+        data = speak(client, sentence, response_format=fmt)
+        audio = decode(data, fmt)
+        assert audio.sample_rate == EXPECTED_RATE[fmt]
+        assert audio.channels == 1
+        words = len(sentence.split())
+        assert 0.15 * words < audio.duration < 0.8 * words + 1.0, audio.duration
+        upload = data if fmt != "pcm" else _wav_from_pcm(data)
+        name = f"speech.{'wav' if fmt == 'pcm' else fmt}"
+        text = client.audio.transcriptions.create(model="whisper-1", file=(name, upload)).text
+        assert word_error_rate(sentence, text) <= 0.10, (fmt, sentence, text)
+
+
+def _wav_from_pcm(pcm: bytes) -> bytes:
+    import io
+    import wave
+
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(24000)
+        wav.writeframes(pcm)
+    return buffer.getvalue()
+
+
+def test_pcm_is_24khz_16bit_mono_little_endian(client: openai.OpenAI) -> None:
+    pcm = speak(client, "Testing raw audio.", response_format="pcm")
+    wav = speak(client, "Testing raw audio.", response_format="wav")
+    assert len(pcm) % 2 == 0
+    assert wav[:4] == b"RIFF" and wav[22:24] == b"\x01\x00"  # one channel
+    assert int.from_bytes(wav[24:28], "little") == 24000
+    assert int.from_bytes(wav[34:36], "little") == 16
+    assert abs(len(pcm) / 2 / 24000 - decode(wav, "wav").duration) < 0.05
+
+
+def test_speed_two_halves_the_duration(client: openai.OpenAI) -> None:
+    text = "Speaking faster should make this sentence take about half as long to say."
+    normal = decode(speak(client, text, response_format="wav", speed=1.0), "wav").duration
+    fast = decode(speak(client, text, response_format="wav", speed=2.0), "wav").duration
+    slow = decode(speak(client, text, response_format="wav", speed=0.5), "wav").duration
+    assert abs(fast / normal - 0.5) <= 0.5 * 0.15, (normal, fast)
+    assert slow > 1.7 * normal
+
+
+def test_streaming_sends_audio_before_the_whole_text_is_spoken(server, client) -> None:  # type: ignore[no-untyped-def]
+    paragraph = " ".join(SENTENCES * 3)
+    started = time.perf_counter()
+    chunks: list[tuple[float, int]] = []
+    with client.audio.speech.with_streaming_response.create(
+        model="tts-1", voice="alloy", input=paragraph, response_format="pcm"
+    ) as response:
+        assert response.headers["content-type"].startswith("audio/pcm")
+        assert response.headers.get("transfer-encoding") == "chunked"
+        for chunk in response.iter_bytes(4096):
+            chunks.append((time.perf_counter() - started, len(chunk)))
+    total_seconds = sum(n for _t, n in chunks) / 2 / 24000
+    assert total_seconds > 10
+    first_at, last_at = chunks[0][0], chunks[-1][0]
+    assert first_at < last_at / 2, (first_at, last_at)
+
+
+def test_sse_stream_format(server) -> None:  # type: ignore[no-untyped-def]
+    body = {
+        "model": "tts-1",
+        "voice": "alloy",
+        "input": "Server sent events, please.",
+        "response_format": "pcm",
+        "stream_format": "sse",
+    }
+    with httpx.stream("POST", f"{server.base_url}/v1/audio/speech", json=body) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        events = [
+            json.loads(line[6:]) for line in response.iter_lines() if line.startswith("data: ")
+        ]
+    deltas = [e for e in events if e["type"] == "speech.audio.delta"]
+    assert deltas and events[-1]["type"] == "speech.audio.done"
+    pcm = b"".join(base64.b64decode(e["audio"]) for e in deltas)
+    seconds = len(pcm) / 2 / 24000
+    usage = events[-1]["usage"]
+    assert usage["input_tokens"] == len(body["input"])
+    assert abs(usage["output_audio_seconds"] - seconds) < 0.05
+    assert usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"]
+
+
+def test_voice_as_custom_voice_object_and_our_own_name(client: openai.OpenAI) -> None:
+    for voice in ("joe", "cedar", {"id": "joe"}):
+        assert (
+            decode(speak(client, "Hello.", voice=voice, response_format="wav"), "wav").duration
+            > 0.3
+        )
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "param", "words"),
+    [
+        ({"input": ""}, 400, "input", "empty"),
+        ({"input": "x" * 5000}, 400, "input", "4096"),
+        ({"voice": "nobody"}, 400, "voice", "nobody"),
+        ({"voice": {"id": "voice_missing"}}, 400, "voice", "voice_missing"),
+        ({"model": "no-such-model"}, 404, "model", "no-such-model"),
+        ({"model": "whisper-1"}, 400, "model", "cannot do speech"),
+        ({"speed": 10}, 400, "speed", "4.0"),
+        ({"speed": 0.1}, 400, "speed", "0.25"),
+        ({"response_format": "ogg"}, 400, "response_format", "mp3"),
+        ({"stream_format": "websocket"}, 400, "stream_format", "sse"),
+        ({"sample_rate": 44100, "response_format": "opus"}, 400, "sample_rate", "48000"),
+        ({"emotion_level": 3}, 400, "emotion_level", "Unrecognized"),
+    ],
+)
+def test_bad_speech_requests_get_a_clear_4xx(client, change, status, param, words) -> None:  # type: ignore[no-untyped-def]
+    kwargs = {"model": "tts-1", "voice": "alloy", "input": "Hello."}
+    kwargs.update(change)
+    extra = {k: kwargs.pop(k) for k in list(kwargs) if k in ("sample_rate", "emotion_level")}
+    with pytest.raises(openai.APIStatusError) as caught:
+        client.audio.speech.create(**kwargs, extra_body=extra or None).read()
+    error = caught.value
+    assert error.status_code == status
+    body = error.body
+    assert isinstance(body, dict), body
+    assert body["param"] == param
+    assert words in body["message"]
+    assert body["type"] == "invalid_request_error"
+    # and the server still serves
+    assert len(speak(client, "Still here.", response_format="pcm")) > 1000
+
+
+@pytest.mark.parametrize("raw", [b"", b"{not json", b"[1, 2]", b'{"model": "tts-1"}'])
+def test_malformed_json_bodies(server, raw: bytes) -> None:  # type: ignore[no-untyped-def]
+    response = httpx.post(
+        f"{server.base_url}/v1/audio/speech", content=raw,
+        headers={"content-type": "application/json"},
+    )  # fmt: skip
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["type"] == "invalid_request_error" and error["message"]
