@@ -52,9 +52,9 @@ class ServerProcess:
             time.sleep(0.2)
         raise RuntimeError(f"server not ready after {timeout} s:\n{self.log_path.read_text()}")
 
-    def client(self, **kwargs: object) -> openai.OpenAI:
+    def client(self, max_retries: int = 0, **kwargs: object) -> openai.OpenAI:
         return openai.OpenAI(
-            base_url=f"{self.base_url}/v1", api_key="sk-test", max_retries=0, **kwargs
+            base_url=f"{self.base_url}/v1", api_key="sk-test", max_retries=max_retries, **kwargs
         )
 
     def stop(self) -> None:

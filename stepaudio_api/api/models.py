@@ -15,6 +15,10 @@ def _objects(model: ServedModel, services: Services) -> list[ModelObject]:
         "engine": model.engine_name,
         "state": services.engines.state[model.engine_name],
     }
+    if model.capability == "speech":
+        own = set(capabilities["voices"])
+        aliases = services.settings.speech.voice_aliases
+        capabilities["openai_voices"] = {k: v for k, v in aliases.items() if v in own}
     main = ModelObject(
         id=model.id, created=model.created, capabilities=capabilities,
         description=model.description or None,

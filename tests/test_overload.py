@@ -1,0 +1,50 @@
+"""A full worker pool answers 503 with Retry-After at once, instead of hanging."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import openai
+import pytest
+from conftest import ServerProcess
+
+
+@pytest.fixture(scope="module")
+def tiny_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    process = ServerProcess(
+        tmp_path_factory.mktemp("tiny"),
+        env={"STEPAUDIO_WORKERS__THREADS": "1", "STEPAUDIO_WORKERS__QUEUE_SIZE": "1"},
+    )
+    yield process
+    process.stop()
+
+
+def test_full_queue_answers_503_with_retry_after(tiny_server, testdata) -> None:  # type: ignore[no-untyped-def]
+    client = tiny_server.client()
+    audio = (testdata / "en_jfk.flac").read_bytes()
+
+    def transcribe(_: int) -> object:
+        try:
+            return client.audio.transcriptions.create(model="whisper-1", file=("a.flac", audio))
+        except openai.APIStatusError as error:
+            return error
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(transcribe, range(8)))
+    refused = [r for r in results if isinstance(r, openai.APIStatusError)]
+    served = [r for r in results if not isinstance(r, openai.APIStatusError)]
+    assert refused and served, results
+    assert len(served) <= 4  # one thread and a queue of one, plus requests that came after
+    for error in refused:
+        assert error.status_code == 503
+        assert error.response.headers["retry-after"] == "1"
+        assert error.body["code"] == "engine_overloaded"  # type: ignore[index]
+    # the SDK's own retries honour Retry-After: with them, every request of the burst succeeds
+    retrying = tiny_server.client(max_retries=10)
+
+    def transcribe_with_retries(_: int) -> str:
+        return retrying.audio.transcriptions.create(model="whisper-1", file=("a.flac", audio)).text
+
+    with ThreadPoolExecutor(4) as pool:
+        texts = list(pool.map(transcribe_with_retries, range(4)))
+    assert all("country" in text for text in texts)

@@ -1,0 +1,66 @@
+"""The plugin manager and the register_engines hook."""
+
+from __future__ import annotations
+
+import pytest
+
+from stepaudio_api import hookimpl
+from stepaudio_api.engines.base import Recognizer, Synthesizer
+from stepaudio_api.engines.registry import EngineRegistry
+from stepaudio_api.plugins import get_plugin_manager
+from stepaudio_api.settings import SettingsError, load_settings
+
+
+def test_hook_register_engines() -> None:
+    pm = get_plugin_manager()
+    registered: list[type] = []
+    pm.hook.register_engines(register=registered.append, settings=load_settings(environ={}))
+    types = {cls.type: cls for cls in registered}
+    assert issubclass(types["piper"], Synthesizer)
+    assert issubclass(types["faster-whisper"], Recognizer)
+
+
+def test_a_plugin_can_add_an_engine_type() -> None:
+    class SilenceSynthesizer(Synthesizer):
+        type = "silence"
+
+        def load(self) -> None:
+            pass
+
+        async def synthesize(self, text, options):  # type: ignore[no-untyped-def,override]
+            yield  # pragma: no cover
+
+    class Plugin:
+        @hookimpl
+        def register_engines(self, register):  # type: ignore[no-untyped-def]
+            register(SilenceSynthesizer)
+
+    pm = get_plugin_manager()
+    pm.register(Plugin(), name="silence-plugin")
+    settings = load_settings(environ={"STEPAUDIO_ENGINES__QUIET__TYPE": "silence"})
+    registry = EngineRegistry(settings, pm)
+    assert isinstance(registry.engines["quiet"], SilenceSynthesizer)
+    registry.shutdown()
+
+
+def test_unknown_engine_type_names_the_registered_ones() -> None:
+    settings = load_settings(environ={"STEPAUDIO_ENGINES__X__TYPE": "sglang-nope"})
+    with pytest.raises(SettingsError, match="registered types: faster-whisper, piper"):
+        EngineRegistry(settings, get_plugin_manager())
+
+
+def test_misspelt_hook_is_caught() -> None:
+    class Misspelt:
+        @hookimpl
+        def register_engine(self, register):  # type: ignore[no-untyped-def]
+            pass
+
+    pm = get_plugin_manager()
+    pm.register(Misspelt())
+    with pytest.raises(Exception, match="register_engine"):
+        pm.check_pending()
+
+
+def test_only_limits_which_plugins_load() -> None:
+    pm = get_plugin_manager(only=[])
+    assert pm.hook.register_engines.get_hookimpls() == []

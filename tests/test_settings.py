@@ -1,0 +1,74 @@
+"""Settings: the default file, --config overlays, STEPAUDIO_* overrides, clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from stepaudio_api.settings import SettingsError, load_settings
+
+
+def test_defaults_declare_the_embedded_models() -> None:
+    settings = load_settings(environ={})
+    ids = {m.id: m for m in settings.models}
+    assert set(ids) == {"step-audio-tts", "step-audio-asr"}
+    assert "tts-1" in ids["step-audio-tts"].aliases and "whisper-1" in ids["step-audio-asr"].aliases
+    assert settings.server.max_upload_bytes == 25 * 1024 * 1024
+    assert settings.speech.voice_aliases["alloy"] == "joe"
+
+
+def test_environment_overrides_single_keys() -> None:
+    settings = load_settings(
+        environ={
+            "STEPAUDIO_SERVER__PORT": "9001",
+            "STEPAUDIO_DATA_DIR": "/tmp/somewhere",
+            "STEPAUDIO_WORKERS__QUEUE_SIZE": "0",
+            "STEPAUDIO_PLUGINS": "a, b",
+        }
+    )
+    assert settings.server.port == 9001
+    assert settings.data_dir == "/tmp/somewhere"
+    assert settings.workers.queue_size == 0
+    assert settings.plugins == ["a", "b"]
+    assert settings.server.host == "127.0.0.1"  # untouched keys keep their defaults
+
+
+def test_config_file_overlays_defaults(tmp_path: Path) -> None:
+    config = tmp_path / "mine.toml"
+    config.write_text('[server]\nhost = "0.0.0.0"\n[workers]\nthreads = 4\n')
+    settings = load_settings(config, environ={"STEPAUDIO_WORKERS__THREADS": "3"})
+    assert settings.server.host == "0.0.0.0" and settings.server.port == 8000
+    assert settings.workers.threads == 3  # the environment wins over the file
+
+
+def test_production_config_loads() -> None:
+    root = Path(__file__).resolve().parents[1]
+    settings = load_settings(root / "configs" / "production.toml", environ={})
+    assert settings.server.host == "0.0.0.0"
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        ('[server]\nport = "eighty"\n', "port"),
+        ("[server]\nunknown_key = 1\n", "unknown_key"),
+        ('[[models]]\nid = "x"\nengine = "missing"\n', "unknown engine 'missing'"),
+        (
+            '[[models]]\nid = "a"\nengine = "piper-joe"\n'
+            '[[models]]\nid = "b"\nengine = "piper-joe"\naliases = ["a"]\n',
+            "declared twice",
+        ),
+        ("[workers]\nthreads = 0\n", "threads"),
+    ],
+)
+def test_invalid_configuration_is_named(tmp_path: Path, content: str, words: str) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text(content)
+    with pytest.raises(SettingsError, match=words):
+        load_settings(config, environ={})
+
+
+def test_missing_config_file() -> None:
+    with pytest.raises(SettingsError, match="cannot read config file"):
+        load_settings("/nonexistent/config.toml", environ={})
