@@ -70,7 +70,7 @@ def test_truncated_flac_is_refused() -> None:
             out.mux(packet)
     data = buffer.getvalue()
     assert abs(decode_audio(data).duration - 3.0) < 0.05
-    with pytest.raises(AudioDecodeError, match="truncated|corrupt"):
+    with pytest.raises(AudioDecodeError, match=r"truncated|corrupt"):
         decode_audio(data[: len(data) // 3])
 
 
