@@ -34,6 +34,7 @@ def speak(client: openai.OpenAI, text: str, **kwargs: object) -> bytes:
     return client.audio.speech.create(input=text, **kwargs).read()  # type: ignore[arg-type]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_speech_round_trip_in_every_format(client: openai.OpenAI, fmt: str) -> None:
     """Each format decodes at the right rate, mono, with a plausible duration, and transcribes

@@ -19,6 +19,7 @@ def tiny_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-un
     process.stop()
 
 
+@pytest.mark.slow
 def test_full_queue_answers_503_with_retry_after(tiny_server, testdata) -> None:  # type: ignore[no-untyped-def]
     client = tiny_server.client()
     audio = (testdata / "en_jfk.flac").read_bytes()
