@@ -176,3 +176,22 @@ def test_malformed_json_bodies(server, raw: bytes) -> None:  # type: ignore[no-u
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["type"] == "invalid_request_error" and error["message"]
+
+
+def test_client_disconnect_releases_the_engine(server) -> None:  # type: ignore[no-untyped-def]
+    """Closing the connection mid-stream stops the work: no request keeps its place."""
+    body = {"model": "tts-1", "voice": "alloy", "input": " ".join(SENTENCES * 30)[:4096],
+            "response_format": "pcm"}  # fmt: skip
+    with httpx.stream("POST", f"{server.base_url}/v1/audio/speech", json=body) as response:
+        assert response.status_code == 200
+        chunks = response.iter_bytes()  # kept: dropping the iterator closes the response
+        assert next(chunks)
+        busy = httpx.get(f"{server.base_url}/ready").json()["workers"]["active_requests"]
+        assert busy == 1
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline:
+        workers = httpx.get(f"{server.base_url}/ready").json()["workers"]
+        if workers["active_requests"] == 0:
+            break
+        time.sleep(0.05)
+    assert workers["active_requests"] == 0, workers

@@ -20,6 +20,10 @@ def ready(services: Services) -> Response[dict[str, object]]:
     body: dict[str, object] = {
         "status": "ready" if is_ready else "not_ready",
         "engines": engines,
-        "workers": {"threads": pool.threads, "queue_depth": pool.queue_depth},
+        "workers": {
+            "threads": pool.threads,
+            "active_requests": pool.active_requests,
+            "queue_depth": pool.queue_depth,
+        },
     }
     return Response(body, status_code=200 if is_ready else 503)
