@@ -22,6 +22,21 @@ def _voice_files(options: dict[str, Any]) -> tuple[Path, Path]:
     return Path(package.model_path()), Path(package.config_path())
 
 
+def load_piper_voice(model_path: Path, config: dict[str, Any], spinning: bool) -> Any:
+    """A PiperVoice whose onnxruntime threads sleep when idle: spin-waiting threads would take
+    the CPU from the other engine and the event loop on a small machine."""
+    import onnxruntime
+    from piper import PiperVoice
+    from piper.config import PiperConfig
+
+    options = onnxruntime.SessionOptions()
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
+    session = onnxruntime.InferenceSession(
+        str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
+    )
+    return PiperVoice(config=PiperConfig.from_dict(config), session=session)
+
+
 class PiperSynthesizer(Synthesizer):
     type = "piper"
     # Piper's length_scale is not proportional to duration (0.5 gives ~0.63x here), so speed
@@ -29,11 +44,9 @@ class PiperSynthesizer(Synthesizer):
     native_speed = False
 
     def load(self) -> None:
-        from piper import PiperVoice
-
         model_path, config_path = _voice_files(self.options)
-        self._voice = PiperVoice.load(model_path, config_path)
         config = json.loads(config_path.read_text(encoding="utf-8"))
+        self._voice = load_piper_voice(model_path, config, self.options.get("spinning", False))
         language = config.get("language", {}).get("code") or config["espeak"]["voice"]
         self.sample_rate = self._voice.config.sample_rate
         self._length_scale = self._voice.config.length_scale
