@@ -20,13 +20,11 @@ def get_plugin_manager(only: list[str] | None = None) -> pluggy.PluginManager:
     pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
     pm.add_hookspecs(hookspecs)
     for module_name in DEFAULT_PLUGINS:
-        if only is not None and module_name not in only:
-            continue
         pm.register(importlib.import_module(module_name), name=module_name)
     pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
     if only is not None:
-        for name, plugin in list(pm.list_name_plugin()):
-            if name not in only and plugin is not None:
+        for name, _plugin in list(pm.list_name_plugin()):
+            if name not in only:
                 pm.unregister(name=name)
     pm.check_pending()
     return pm

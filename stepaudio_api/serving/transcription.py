@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import BinaryIO, Literal
 
-from stepaudio_api.audio.decode import decode_audio
-from stepaudio_api.engines.base import Recognizer, Segment, TranscriptionOptions
+from stepaudio_api.audio.decode import DecodedAudio, decode_audio
+from stepaudio_api.engines.base import (
+    Recognizer,
+    Segment,
+    TranscriptionOptions,
+    TranscriptionStream,
+)
 from stepaudio_api.errors import InvalidRequest
 from stepaudio_api.protocol.sse import sse_event
 from stepaudio_api.protocol.transcription import (
@@ -100,6 +106,15 @@ class TranscriptionServing:
         content_type = CONTENT_TYPES[job.response_format]
         return ByteStream(content_type, self._document(engine, audio, options, job))
 
+    @asynccontextmanager
+    async def _recognition(
+        self, engine: Recognizer, audio: bytes | BinaryIO, options: TranscriptionOptions
+    ) -> AsyncIterator[tuple[DecodedAudio, TranscriptionStream]]:
+        """Hold an engine place while the upload is decoded and its segments are recognised."""
+        async with engine.reserve():
+            decoded = await engine.pool.run(decode_audio, audio, WHISPER_SAMPLE_RATE)
+            yield decoded, await engine.transcribe(decoded.samples, options)
+
     async def _document(
         self,
         engine: Recognizer,
@@ -107,9 +122,7 @@ class TranscriptionServing:
         options: TranscriptionOptions,
         job: TranscriptionJob,
     ) -> AsyncIterator[bytes]:
-        async with engine.reserve():
-            decoded = await engine.pool.run(decode_audio, audio, WHISPER_SAMPLE_RATE)
-            stream = await engine.transcribe(decoded.samples, options)
+        async with self._recognition(engine, audio, options) as (decoded, stream):
             segments = [segment async for segment in stream.segments]
         yield render_transcript(
             job.response_format,
@@ -123,10 +136,8 @@ class TranscriptionServing:
     async def _events(
         self, engine: Recognizer, audio: bytes | BinaryIO, options: TranscriptionOptions
     ) -> AsyncIterator[bytes]:
-        async with engine.reserve():
-            decoded = await engine.pool.run(decode_audio, audio, WHISPER_SAMPLE_RATE)
-            stream = await engine.transcribe(decoded.samples, options)
-            done: list[Segment] = []
+        done: list[Segment] = []
+        async with self._recognition(engine, audio, options) as (decoded, stream):
             async for segment in stream.segments:
                 text = segment.text if done else segment.text.lstrip()
                 done.append(segment)
