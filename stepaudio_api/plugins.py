@@ -23,7 +23,7 @@ def get_plugin_manager(only: list[str] | None = None) -> pluggy.PluginManager:
         pm.register(importlib.import_module(module_name), name=module_name)
     pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
     if only is not None:
-        for name, _plugin in list(pm.list_name_plugin()):
+        for name, _ in list(pm.list_name_plugin()):
             if name not in only:
                 pm.unregister(name=name)
     pm.check_pending()

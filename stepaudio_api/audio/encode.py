@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import av
 import numpy as np
 
+from stepaudio_api.audio.frames import mono_float_frame
+
 
 @dataclass(frozen=True, slots=True)
 class AudioFormat:
@@ -21,13 +23,7 @@ class AudioFormat:
 _COMMON_RATES = (8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000)
 
 AUDIO_FORMATS: dict[str, AudioFormat] = {
-    "mp3": AudioFormat(
-        "mp3",
-        "audio/mpeg",
-        "mp3",
-        "libmp3lame",
-        (8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000),
-    ),
+    "mp3": AudioFormat("mp3", "audio/mpeg", "mp3", "libmp3lame", _COMMON_RATES),
     "opus": AudioFormat("opus", "audio/ogg", "ogg", "libopus", (8000, 12000, 16000, 24000, 48000)),
     "aac": AudioFormat("aac", "audio/aac", "adts", "aac", _COMMON_RATES),
     "flac": AudioFormat("flac", "audio/flac", "flac", "flac", _COMMON_RATES),
@@ -89,13 +85,7 @@ class AudioEncoder:
         self._stream.layout = "mono"
 
     def _frame(self, samples: np.ndarray) -> av.AudioFrame:
-        frame = av.AudioFrame.from_ndarray(
-            np.ascontiguousarray(samples, dtype=np.float32).reshape(1, -1),
-            format="flt",
-            layout="mono",
-        )
-        frame.sample_rate = self.input_rate
-        frame.pts = self._pts
+        frame = mono_float_frame(samples, self.input_rate, self._pts)
         self._pts += len(samples)
         return frame
 

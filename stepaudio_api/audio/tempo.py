@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fractions import Fraction
-
 import av
 import av.filter
 import numpy as np
+
+from stepaudio_api.audio.frames import mono_float_frame
 
 ATEMPO_MIN = 0.5  # one atempo instance accepts 0.5..100; chain instances below that
 
@@ -26,16 +26,14 @@ class TempoStretcher:
     def __init__(self, sample_rate: int, speed: float) -> None:
         self.sample_rate = sample_rate
         self._graph = av.filter.Graph()
-        source = self._graph.add_abuffer(format="flt", sample_rate=sample_rate, layout="mono")
-        self._source = source
-        node = source
+        self._source = self._graph.add_abuffer(format="flt", sample_rate=sample_rate, layout="mono")
+        node = self._source
         for factor in _atempo_factors(speed):
             stage = self._graph.add("atempo", f"{factor:.6f}")
             node.link_to(stage)
             node = stage
-        sink = self._graph.add("abuffersink")
-        node.link_to(sink)
-        self._sink = sink
+        self._sink = self._graph.add("abuffersink")
+        node.link_to(self._sink)
         self._graph.configure()
         self._pts = 0
 
@@ -50,14 +48,8 @@ class TempoStretcher:
         return np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
 
     def process(self, samples: np.ndarray) -> np.ndarray:
-        frame = av.AudioFrame.from_ndarray(
-            np.ascontiguousarray(samples, np.float32).reshape(1, -1), format="flt", layout="mono"
-        )
-        frame.sample_rate = self.sample_rate
-        frame.pts = self._pts
-        frame.time_base = Fraction(1, self.sample_rate)
+        self._source.push(mono_float_frame(samples, self.sample_rate, self._pts))
         self._pts += len(samples)
-        self._source.push(frame)
         return self._pull()
 
     def finish(self) -> np.ndarray:

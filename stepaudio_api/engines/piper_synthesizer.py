@@ -49,7 +49,6 @@ class PiperSynthesizer(Synthesizer):
         self._voice = load_piper_voice(model_path, config, self.options.get("spinning", False))
         language = config.get("language", {}).get("code") or config["espeak"]["voice"]
         self.sample_rate = self._voice.config.sample_rate
-        self._length_scale = self._voice.config.length_scale
         self.languages = (language.split("_")[0].split("-")[0],)
         self.voices = (
             VoiceInfo(
@@ -64,8 +63,6 @@ class PiperSynthesizer(Synthesizer):
             pass
 
     async def synthesize(self, text: str, options: SynthesisOptions) -> AsyncIterator[PcmChunk]:
-        from piper import SynthesisConfig
-
-        config = SynthesisConfig(length_scale=self._length_scale / options.speed)
-        async for chunk in self.pool.iterate(iter(self._voice.synthesize(text, config))):
+        # native_speed is False, so options.speed is always 1.0 here: the voice's own pace
+        async for chunk in self.pool.iterate(iter(self._voice.synthesize(text))):
             yield PcmChunk(np.asarray(chunk.audio_float_array, np.float32), self.sample_rate)
