@@ -1,47 +1,80 @@
-"""create_app(): the Litestar application, its routes, and the lifespan that loads the engines."""
+"""create_app(): the Litestar application, its routes, middleware, and the lifespan that loads
+the engines and opens the store."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from litestar import Litestar
 from litestar.di import Provide
+from litestar.types import ASGIApp
 
-from stepaudio_api.api import health, models, speech, transcription
+from stepaudio_api.api import (
+    admin_keys,
+    admin_usage,
+    health,
+    metrics,
+    models,
+    speech,
+    transcription,
+)
 from stepaudio_api.api.errors import EXCEPTION_HANDLERS
+from stepaudio_api.api.request_context import RequestContext
 from stepaudio_api.services import Services
 from stepaudio_api.settings import Settings, load_settings
 
 logger = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None) -> Litestar:
-    settings = settings or load_settings()
-    services = Services.build(settings)
+def create_litestar(services: Services) -> Litestar:
+    settings = services.settings
 
     @asynccontextmanager
-    async def load_engines(app: Litestar) -> AsyncIterator[None]:
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        # SQLite serves one process, so every `reserved` record was left by a killed one;
+        # on a shared PostgreSQL only records older than any request can be.
+        sqlite = services.database.dialect == "sqlite"
+        age = dt.timedelta(0) if sqlite else dt.timedelta(minutes=30)
+        if interrupted := await services.usage.mark_interrupted(age):
+            logger.warning("%d usage records were left by an interrupted server", interrupted)
         await services.engines.start()
         try:
             yield
         finally:
             services.engines.shutdown()
+            await services.writes.drain()
+            await services.database.dispose()
 
     return Litestar(
         route_handlers=[
             health.health,
             health.ready,
+            metrics.metrics,
             models.list_models,
             models.retrieve_model,
             speech.create_speech,
             transcription.upload_router(settings.server.max_upload_bytes),
+            admin_keys.keys_router,
+            admin_usage.usage_router,
         ],
         dependencies={"services": Provide(lambda: services, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        lifespan=[load_engines],
+        lifespan=[lifespan],
         request_max_body_size=settings.server.max_json_bytes,
         openapi_config=None,
         state={"services": services},
     )
+
+
+def create_app(settings: Settings | None = None) -> ASGIApp:
+    """The whole application: Litestar inside the middleware every request passes through
+    (metrics outermost, then auth), so no route, WebSocket or unknown URL escapes auth."""
+    services = Services.build(settings or load_settings())
+    app: ASGIApp = create_litestar(services)
+    app = RequestContext(
+        app, services.keys, services.settings.auth_required, services.settings.auth.public_paths
+    )
+    return metrics.CountRequests(app, services.metrics)

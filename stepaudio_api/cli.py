@@ -8,7 +8,9 @@ import sys
 import click
 
 from stepaudio_api import __version__
-from stepaudio_api.settings import SettingsError, load_settings
+from stepaudio_api.cli_keys import keys
+from stepaudio_api.cli_support import load_or_exit, migrated_url
+from stepaudio_api.settings import SettingsError
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -24,14 +26,15 @@ def cli() -> None:
 @click.option("--port", type=int, default=None, help="Port (default from config: 8000).")
 @click.option("--config", "config_file", default=None, help="A TOML file overlaid on the defaults.")
 def serve(host: str | None, port: int | None, config_file: str | None) -> None:
-    """Start the server."""
+    """Migrate the database and start the server."""
     import uvicorn
 
     from stepaudio_api.app import create_app
 
+    settings = load_or_exit(config_file)
+    logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
+    migrated_url(settings)
     try:
-        settings = load_settings(config_file)
-        logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
         app = create_app(settings)
     except SettingsError as exc:
         click.echo(f"error: {exc}", err=True)
@@ -46,13 +49,32 @@ def serve(host: str | None, port: int | None, config_file: str | None) -> None:
     )
 
 
+@cli.group()
+def db() -> None:
+    """The database (STEPAUDIO_DATABASE_URL, default SQLite in the data folder)."""
+
+
+@db.command("upgrade")
+@click.option("--config", "config_file", default=None)
+def db_upgrade(config_file: str | None) -> None:
+    """Apply every migration (alembic upgrade head)."""
+    from stepaudio_api.store.database import redact_url
+    from stepaudio_api.store.migrate import database_revision
+
+    url = migrated_url(load_or_exit(config_file))
+    click.echo(f"{redact_url(url)} is at revision {database_revision(url)}")
+
+
 @cli.command()
 def plugins() -> None:
     """List the loaded plugins and the hooks each implements."""
     from stepaudio_api.plugins import get_plugin_manager
 
-    settings = load_settings()
+    settings = load_or_exit()
     pm = get_plugin_manager(settings.plugins)
     for name, plugin in pm.list_name_plugin():
         hooks = sorted(h.name for h in pm.get_hookcallers(plugin) or [])
         click.echo(f"{name}: {', '.join(hooks)}")
+
+
+cli.add_command(keys)

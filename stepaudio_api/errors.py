@@ -59,3 +59,27 @@ class EngineOverloaded(APIError):
 class EngineFailure(APIError):
     status = 500
     type = "server_error"
+
+
+class AuthenticationFailed(APIError):
+    status = 401
+
+
+class PermissionDenied(APIError):
+    status = 403
+
+
+class Conflict(APIError):
+    status = 409
+
+
+class QuotaExceeded(APIError):
+    """The key's monthly quota cannot cover this request (OpenAI's 429 insufficient_quota)."""
+
+    status = 429
+    type = "insufficient_quota"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(
+            message, code="insufficient_quota", headers={"Retry-After": str(retry_after)}
+        )

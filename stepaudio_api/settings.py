@@ -32,6 +32,27 @@ class SpeechSettings(msgspec.Struct, forbid_unknown_fields=True):
     voice_aliases: dict[str, str] = {}
 
 
+class AuthSettings(msgspec.Struct, forbid_unknown_fields=True):
+    # Paths answered without a key even when auth is required (liveness probes).
+    public_paths: list[str] = msgspec.field(default_factory=lambda: ["/health"])
+    # Seconds a verified key is trusted before the store is asked again (revocations made in
+    # this process apply at once; those made by another process after this long).
+    key_cache_seconds: float = 5.0
+
+
+class VoiceSettings(msgspec.Struct, forbid_unknown_fields=True):
+    max_upload_bytes: int = 10 * 1024 * 1024
+    # Step-Audio's own 3.1 s prompt clip (zh_lixueqin) holds 2.3 s of speech by VAD.
+    min_speech_seconds: float = 2.0
+    max_speech_seconds: float = 30.0
+    # Reference clips are stored at this rate, mono, normalised to this loudness (EBU R128).
+    sample_rate: int = 24000
+    loudness_lufs: float = -23.0
+    denoise: bool = False
+    # The model that writes a transcript for clips uploaded without one.
+    transcription_model: str = "step-audio-asr"
+
+
 class ModelSettings(msgspec.Struct, forbid_unknown_fields=True):
     id: str
     engine: str
@@ -43,6 +64,11 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True):
     data_dir: str = "data"
     log_level: str = "info"
     plugins: list[str] | None = None
+    # "" means SQLite at <data_dir>/stepaudio.db; PostgreSQL: postgresql+asyncpg://user@host/db
+    database_url: str = ""
+    auth_required: bool = False
+    auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
+    voices: VoiceSettings = msgspec.field(default_factory=VoiceSettings)
     server: ServerSettings = msgspec.field(default_factory=ServerSettings)
     workers: WorkerSettings = msgspec.field(default_factory=WorkerSettings)
     speech: SpeechSettings = msgspec.field(default_factory=SpeechSettings)

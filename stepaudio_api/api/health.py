@@ -1,4 +1,4 @@
-"""GET /health (the process answers) and GET /ready (every engine is loaded and warm)."""
+"""GET /health (the process answers) and GET /ready (engines loaded and warm, database up)."""
 
 from __future__ import annotations
 
@@ -12,14 +12,16 @@ def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@get("/ready", sync_to_thread=False)
-def ready(services: Services) -> Response[dict[str, object]]:
+@get("/ready")
+async def ready(services: Services) -> Response[dict[str, object]]:
     engines = dict(services.engines.state)
-    is_ready = all(state == "ready" for state in engines.values())
+    database = "ready" if await services.database.ping() else "unreachable"
+    is_ready = all(state == "ready" for state in engines.values()) and database == "ready"
     pool = services.engines.pool
     body: dict[str, object] = {
         "status": "ready" if is_ready else "not_ready",
         "engines": engines,
+        "database": {"dialect": services.database.dialect, "state": database},
         "workers": {
             "threads": pool.threads,
             "active_requests": pool.active_requests,

@@ -8,6 +8,7 @@ from litestar import Request, Router, post
 from litestar.datastructures import FormMultiDict, UploadFile
 from litestar.response import Stream
 
+from stepaudio_api.api.request_context import caller_of, request_id_of
 from stepaudio_api.api.streaming import start_streaming
 from stepaudio_api.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 from stepaudio_api.services import Services
@@ -106,7 +107,10 @@ async def _recognize(
     form = await _read_form(request, allowed)
     job = _job(form, task)
     upload = _upload(form, services.settings.server.max_upload_bytes)
-    return await start_streaming(services.transcription.create_transcription(upload.file, job))
+    capability = "transcription" if task == "transcribe" else "translation"
+    meter = services.meter(caller_of(request), request_id_of(request), capability)
+    stream = services.transcription.create_transcription(upload.file, job, meter)
+    return await start_streaming(meter.track(stream))
 
 
 @post("/audio/transcriptions", status_code=200)

@@ -52,5 +52,12 @@ class EngineRegistry:
     def is_ready(self, name: str) -> bool:
         return self.state.get(name) == "ready"
 
+    def pool_figures(self) -> dict[str, float]:
+        return {
+            "threads": self.pool.threads,
+            "active_requests": self.pool.active_requests,
+            "queue_depth": self.pool.queue_depth,
+        }
+
     def shutdown(self) -> None:
         self.pool.shutdown()

@@ -8,3 +8,5 @@ from dataclasses import dataclass
 class ByteStream:
     content_type: str
     chunks: AsyncIterator[bytes]
+    # The body is one chunk made whole (a transcript document), not a stream of parts.
+    whole: bool = False

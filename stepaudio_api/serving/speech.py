@@ -21,6 +21,7 @@ from stepaudio_api.protocol.speech import (
 )
 from stepaudio_api.protocol.sse import sse_event
 from stepaudio_api.serving.byte_stream import ByteStream
+from stepaudio_api.serving.metering import RequestMeter
 from stepaudio_api.serving.models import ModelCatalog
 from stepaudio_api.serving.text_chunks import split_for_speech
 from stepaudio_api.settings import Settings
@@ -47,7 +48,9 @@ class SpeechServing:
             )
         return resolved  # type: ignore[return-value]
 
-    def create_speech(self, request: SpeechRequest) -> ByteStream:
+    def create_speech(
+        self, request: SpeechRequest, meter: RequestMeter | None = None
+    ) -> ByteStream:
         text = request.input.strip()
         if not text:
             raise InvalidRequest("'input' must not be empty", param="input", code="empty_input")
@@ -72,7 +75,9 @@ class SpeechServing:
                 param="sample_rate",
             )
         options = SynthesisOptions(voice=voice, speed=request.speed)
-        audio = self._encoded_audio(engine, text, options, request.response_format, sample_rate)
+        audio = self._encoded_audio(
+            engine, text, options, request.response_format, sample_rate, model.id, meter
+        )
         if request.stream_format == "sse":
             return ByteStream("text/event-stream", self._sse(audio, text))
         return ByteStream(audio_format.content_type, self._bytes_only(audio))
@@ -84,9 +89,14 @@ class SpeechServing:
         options: SynthesisOptions,
         response_format: str,
         sample_rate: int,
+        model_id: str,
+        meter: RequestMeter | None,
     ) -> AsyncIterator[tuple[bytes, float]]:
         """Encoded bytes, each with the seconds of audio made so far. Engines without native
         speed control speak at 1.0 and the audio is time-stretched (pitch kept)."""
+        if meter is not None:
+            await meter.admit(model_id, characters=len(text))
+            meter.measured.input_characters = meter.measured.input_tokens = len(text)
         speed = options.speed
         stretcher = None
         if not engine.native_speed and speed != 1.0:
@@ -102,6 +112,11 @@ class SpeechServing:
                 if stretcher is not None:
                     samples = stretcher.process(samples)
                 produced += len(samples)
+                if meter is not None:
+                    meter.measured.audio_seconds_out = produced / engine.sample_rate
+                    meter.measured.output_tokens = math.ceil(
+                        produced / engine.sample_rate * OUTPUT_TOKENS_PER_SECOND
+                    )
                 return encoder.encode(samples)
 
             for chunk in split_for_speech(text):
@@ -115,6 +130,8 @@ class SpeechServing:
             if stretcher is not None:
                 tail = stretcher.finish()
                 produced += len(tail)
+                if meter is not None:
+                    meter.measured.audio_seconds_out = produced / engine.sample_rate
                 data = encoder.encode(tail) + encoder.finish()
             else:
                 data = encoder.finish()

@@ -22,6 +22,7 @@ from stepaudio_api.protocol.transcription import (
     TranscriptTextDone,
 )
 from stepaudio_api.serving.byte_stream import ByteStream
+from stepaudio_api.serving.metering import RequestMeter
 from stepaudio_api.serving.models import ModelCatalog
 from stepaudio_api.serving.transcript_formats import (
     CONTENT_TYPES,
@@ -47,11 +48,22 @@ class TranscriptionJob:
     stream: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class _Admission:
+    model_id: str
+    meter: RequestMeter | None
+
+    async def admit(self, audio_seconds: float) -> None:
+        if self.meter is not None:
+            await self.meter.admit(self.model_id, audio_seconds=audio_seconds)
+            self.meter.measured.audio_seconds_in = audio_seconds
+
+
 class TranscriptionServing:
     def __init__(self, catalog: ModelCatalog) -> None:
         self.catalog = catalog
 
-    def _check(self, job: TranscriptionJob) -> tuple[Recognizer, str | None]:
+    def _check(self, job: TranscriptionJob) -> tuple[str, Recognizer, str | None]:
         """Everything that can be refused before the upload is decoded."""
         if job.response_format not in RESPONSE_FORMATS:
             raise InvalidRequest(
@@ -90,10 +102,12 @@ class TranscriptionServing:
                     param="language",
                     code="unsupported_language",
                 )
-        return engine, language
+        return model.id, engine, language
 
-    def create_transcription(self, audio: bytes | BinaryIO, job: TranscriptionJob) -> ByteStream:
-        engine, language = self._check(job)
+    def create_transcription(
+        self, audio: bytes | BinaryIO, job: TranscriptionJob, meter: RequestMeter | None = None
+    ) -> ByteStream:
+        model_id, engine, language = self._check(job)
         options = TranscriptionOptions(
             language=language,
             prompt=job.prompt,
@@ -101,18 +115,26 @@ class TranscriptionServing:
             word_timestamps="word" in job.timestamp_granularities,
             task=job.task,
         )
+        admission = _Admission(model_id, meter)
         if job.stream:
-            return ByteStream("text/event-stream", self._events(engine, audio, options))
+            return ByteStream("text/event-stream", self._events(engine, audio, options, admission))
         content_type = CONTENT_TYPES[job.response_format]
-        return ByteStream(content_type, self._document(engine, audio, options, job))
+        document = self._document(engine, audio, options, job, admission)
+        return ByteStream(content_type, document, whole=True)
 
     @asynccontextmanager
     async def _recognition(
-        self, engine: Recognizer, audio: bytes | BinaryIO, options: TranscriptionOptions
+        self,
+        engine: Recognizer,
+        audio: bytes | BinaryIO,
+        options: TranscriptionOptions,
+        admission: _Admission,
     ) -> AsyncIterator[tuple[DecodedAudio, TranscriptionStream]]:
-        """Hold an engine place while the upload is decoded and its segments are recognised."""
+        """Hold an engine place while the upload is decoded and its segments are recognised;
+        the quota is charged once the audio's duration is known, before recognition."""
         async with engine.reserve():
             decoded = await engine.pool.run(decode_audio, audio, WHISPER_SAMPLE_RATE)
+            await admission.admit(decoded.duration)
             yield decoded, await engine.transcribe(decoded.samples, options)
 
     async def _document(
@@ -121,8 +143,9 @@ class TranscriptionServing:
         audio: bytes | BinaryIO,
         options: TranscriptionOptions,
         job: TranscriptionJob,
+        admission: _Admission,
     ) -> AsyncIterator[bytes]:
-        async with self._recognition(engine, audio, options) as (decoded, stream):
+        async with self._recognition(engine, audio, options, admission) as (decoded, stream):
             segments = [segment async for segment in stream.segments]
         yield render_transcript(
             job.response_format,
@@ -134,10 +157,14 @@ class TranscriptionServing:
         )
 
     async def _events(
-        self, engine: Recognizer, audio: bytes | BinaryIO, options: TranscriptionOptions
+        self,
+        engine: Recognizer,
+        audio: bytes | BinaryIO,
+        options: TranscriptionOptions,
+        admission: _Admission,
     ) -> AsyncIterator[bytes]:
         done: list[Segment] = []
-        async with self._recognition(engine, audio, options) as (decoded, stream):
+        async with self._recognition(engine, audio, options, admission) as (decoded, stream):
             async for segment in stream.segments:
                 text = segment.text if done else segment.text.lstrip()
                 done.append(segment)

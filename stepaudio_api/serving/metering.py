@@ -1,0 +1,129 @@
+"""One request's metering: admit it against the caller's quota, measure it, finish its record."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import aclosing
+from typing import Any
+
+from stepaudio_api.errors import QuotaExceeded
+from stepaudio_api.metrics import Metrics
+from stepaudio_api.serving.byte_stream import ByteStream
+from stepaudio_api.store.api_keys import Caller
+from stepaudio_api.store.tables import utc_now
+from stepaudio_api.store.usage import Measured, Refusal, UsageLedger, seconds_to_next_month
+
+logger = logging.getLogger(__name__)
+
+
+class BackgroundWrites:
+    """Record writes that must finish even when the request's task is being cancelled."""
+
+    def __init__(self) -> None:
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def spawn(self, write: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(write)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def drain(self) -> None:
+        if self.tasks:
+            await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+def _refusal_message(refusal: Refusal, caller: Caller) -> str:
+    unit = "characters" if refusal.quota == "characters" else "seconds of audio"
+    return (
+        f"You exceeded your current quota: the key '{caller.name}' may use {refusal.limit:g} "
+        f"{unit} a month, has used {refusal.used:g}, and this request needs "
+        f"{refusal.requested:g}. Ask an admin to raise the key's quota."
+    )
+
+
+class RequestMeter:
+    """Serving calls `admit` before engine work; `track` wraps the response stream and writes
+    the outcome into the request's single usage record before its last bytes are sent."""
+
+    def __init__(
+        self,
+        ledger: UsageLedger,
+        metrics: Metrics,
+        writes: BackgroundWrites,
+        caller: Caller,
+        request_id: str,
+        capability: str,
+    ) -> None:
+        self.ledger = ledger
+        self.metrics = metrics
+        self.writes = writes
+        self.caller = caller
+        self.request_id = request_id
+        self.capability = capability
+        self.measured = Measured()
+        self.model = ""
+        self.admitted = False
+        self.started = time.perf_counter()
+
+    async def admit(self, model: str, characters: int = 0, audio_seconds: float = 0.0) -> None:
+        refusal = await self.ledger.admit(
+            self.request_id, self.caller.key_id, model, self.capability, characters, audio_seconds
+        )
+        if refusal is not None:
+            self.metrics.quota_refusals.labels(refusal.quota).inc()
+            message = _refusal_message(refusal, self.caller)
+            raise QuotaExceeded(message, retry_after=seconds_to_next_month(utc_now()))
+        self.model = model
+        self.admitted = True
+
+    async def _finish(self, status: str, refund: bool) -> None:
+        if not self.admitted:
+            return
+        self.admitted = False
+        latency_ms = (time.perf_counter() - self.started) * 1000
+        measured = self.measured
+        self.metrics.metered.labels(self.capability, status).inc()
+        self.metrics.audio_seconds.labels(self.capability, "in").inc(measured.audio_seconds_in)
+        self.metrics.audio_seconds.labels(self.capability, "out").inc(measured.audio_seconds_out)
+        self.metrics.characters.labels(self.model).inc(measured.input_characters)
+        try:
+            await self.ledger.finish(self.request_id, status, measured, latency_ms, refund)
+        except Exception:  # the record stays `reserved` and is marked interrupted on restart
+            logger.exception("could not finish usage record %s", self.request_id)
+
+    def _finish_in_background(self, status: str, refund: bool) -> None:
+        self.writes.spawn(self._finish(status, refund))
+
+    def track(self, stream: ByteStream) -> ByteStream:
+        return ByteStream(stream.content_type, self._tracked(stream), whole=stream.whole)
+
+    async def _tracked(self, stream: ByteStream) -> AsyncIterator[bytes]:
+        sent = False
+        try:
+            async with aclosing(stream.chunks) as chunks:  # type: ignore[type-var]
+                pending = await anext(chunks, None)
+                if not stream.whole and pending is not None:
+                    # the first bytes go out at once; later ones one chunk behind, so that
+                    # the record is finished before the last bytes leave
+                    sent = True
+                    yield pending
+                    pending = await anext(chunks, None)
+                    while pending is not None:
+                        following = await anext(chunks, None)
+                        if following is None:
+                            break
+                        yield pending
+                        pending = following
+                await self._finish("completed", refund=False)
+                if pending is not None:
+                    yield pending
+        except (asyncio.CancelledError, GeneratorExit):
+            # the client went away: charge what was started, give back what never began
+            self._finish_in_background("cancelled", refund=not sent)
+            raise
+        except BaseException:
+            self._finish_in_background("failed", refund=True)
+            raise

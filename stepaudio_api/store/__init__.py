@@ -1,0 +1,1 @@
+"""The store: what the platform remembers (keys, usage, voices, sessions, batches)."""
