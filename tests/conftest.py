@@ -1,4 +1,8 @@
-"""Fixtures: a real server process on a free loopback port, driven with the official openai SDK."""
+"""Fixtures: a real server process on a free loopback port, driven with the official openai SDK.
+
+Every test that uses a database (through `server`, `db_backend` or `database_url`) runs once on
+SQLite and once on PostgreSQL where one is present (see databases.py).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
+from databases import Backend, available_backends, drop_databases, fresh_database_url, open_backend
 
 # ../shared/testdata beside the project root, as CI lays it out
 TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "testdata"
@@ -25,15 +30,27 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    def __init__(self, tmp: Path, env: dict[str, str] | None = None) -> None:
+    """`stepaudio-api serve` on its own port, data folder and database; may be killed and
+    started again on the same ones."""
+
+    def __init__(self, tmp: Path, database_url: str, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
+        self.database_url = database_url
         self.log_path = tmp / f"server-{self.port}.log"
-        environment = {**os.environ, "STEPAUDIO_DATA_DIR": str(tmp / "data"), **(env or {})}
-        self._log = self.log_path.open("wb")
+        self.env = {
+            **os.environ,
+            "STEPAUDIO_DATA_DIR": str(tmp / "data"),
+            "STEPAUDIO_DATABASE_URL": database_url,
+            **(env or {}),
+        }
+        self.start()
+
+    def start(self) -> None:
+        self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "stepaudio_api", "serve", "--port", str(self.port)],
-            env=environment,
+            env=self.env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
@@ -45,7 +62,9 @@ class ServerProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited:\n{self.log_path.read_text()}")
             try:
-                if httpx.get(f"{self.base_url}/ready", timeout=1).status_code == 200:
+                # /ready needs a key when auth is required; uvicorn listens only once the
+                # engines have loaded, so there an answer at all means the same
+                if httpx.get(f"{self.base_url}/ready", timeout=1).status_code in (200, 401):
                     return
             except httpx.TransportError:
                 pass
@@ -57,21 +76,83 @@ class ServerProcess:
             base_url=f"{self.base_url}/v1", api_key="sk-test", max_retries=max_retries, **kwargs
         )
 
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """`stepaudio-api ARGS` with the server's environment (its data folder and database)."""
+        command = [sys.executable, "-m", "stepaudio_api", *args]
+        result = subprocess.run(command, env=self.env, capture_output=True, text=True)
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"stepaudio-api {' '.join(args)} exited {result.returncode}:\n"
+                f"{result.stdout}{result.stderr}"
+            )
+        return result
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown handlers run, as in a crash."""
+        self.process.kill()
+        self.process.wait()
+        self._log.close()
+
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
         self._log.close()
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "db_backend" in metafunc.fixturenames:
+        names = available_backends()
+        metafunc.parametrize("db_backend", names, indirect=True, scope="session", ids=names)
+
+
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    process = ServerProcess(tmp_path_factory.mktemp("server"))
+def db_backend(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Backend]:
+    backend = open_backend(request.param, tmp_path_factory.mktemp(request.param))
+    yield backend
+    drop_databases(backend)
+
+
+@pytest.fixture
+def database_url(db_backend: Backend) -> str:
+    """A new, empty database on the backend under test."""
+    return fresh_database_url(db_backend)
+
+
+@pytest.fixture(scope="session")
+def server(
+    db_backend: Backend, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    process = ServerProcess(tmp_path_factory.mktemp("server"), fresh_database_url(db_backend))
     yield process
     process.stop()
     assert process.process.returncode is not None
+
+
+@pytest.fixture(scope="session")
+def auth_server(
+    db_backend: Backend, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    """A server that requires a key on every route, trusting a verified key for 1 s."""
+    process = ServerProcess(
+        tmp_path_factory.mktemp("auth-server"),
+        fresh_database_url(db_backend),
+        env={"STEPAUDIO_AUTH_REQUIRED": "true", "STEPAUDIO_AUTH__KEY_CACHE_SECONDS": "1"},
+    )
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="session")
+def admin_key(auth_server: ServerProcess) -> str:
+    result = auth_server.cli("keys", "create", "--name", "test-admin", "--admin")
+    return result.stdout.strip().splitlines()[-1]
 
 
 @pytest.fixture(scope="session")

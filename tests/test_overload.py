@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import openai
 import pytest
 from conftest import ServerProcess
+from databases import Backend, fresh_database_url
 
 
 @pytest.fixture(scope="module")
-def tiny_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def tiny_server(
+    tmp_path_factory: pytest.TempPathFactory, db_backend: Backend
+) -> Iterator[ServerProcess]:
     process = ServerProcess(
         tmp_path_factory.mktemp("tiny"),
+        fresh_database_url(db_backend),
         env={"STEPAUDIO_WORKERS__THREADS": "1", "STEPAUDIO_WORKERS__QUEUE_SIZE": "1"},
     )
     yield process
