@@ -9,12 +9,7 @@ work done by the raw engine (as a ratio: these machines are noisy).
 from __future__ import annotations
 
 import argparse
-import os
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -22,6 +17,7 @@ from pathlib import Path
 import httpx
 import openai
 import psutil
+from servers import start_server
 
 ROOT = Path(__file__).resolve().parents[1]
 JFK = ROOT.parent / "shared" / "testdata" / "en_jfk.flac"
@@ -31,26 +27,6 @@ PARAGRAPH = (
     "Our new product line will reach the shops early next spring. "
     "Thank you all for your hard work, and enjoy the rest of the week."
 )
-
-
-def start_server() -> tuple[subprocess.Popen[bytes], str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {**os.environ, "STEPAUDIO_DATA_DIR": tempfile.mkdtemp(), "STEPAUDIO_LOG_LEVEL": "warning"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "stepaudio_api", "serve", "--port", str(port)], env=env
-    )
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
-                return process, base
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    process.kill()
-    raise SystemExit("server did not become ready")
 
 
 def median(values: list[float]) -> float:

@@ -27,7 +27,7 @@ def test_parallel_requests_cannot_overdraw_a_quota(
             response = client.audio.speech.with_raw_response.create(
                 model="tts-1", voice="alloy", input=TEXT.format(n), response_format="pcm"
             )
-            return "ok", (response.headers["x-request-id"], response.read())
+            return "ok", (response.headers["x-request-id"], response.content)
         except openai.RateLimitError as refused:
             return "refused", refused
 

@@ -72,3 +72,19 @@ def test_invalid_configuration_is_named(tmp_path: Path, content: str, words: str
 def test_missing_config_file() -> None:
     with pytest.raises(SettingsError, match="cannot read config file"):
         load_settings("/nonexistent/config.toml", environ={})
+
+
+def test_production_requires_auth_and_the_quickstart_does_not() -> None:
+    production = Path(__file__).resolve().parents[1] / "configs" / "production.toml"
+    assert load_settings(production, environ={}).auth_required is True
+    assert load_settings(environ={}).auth_required is False
+    assert load_settings(environ={"STEPAUDIO_AUTH_REQUIRED": "true"}).auth_required is True
+
+
+def test_the_database_url_comes_from_the_environment(tmp_path: Path) -> None:
+    from stepaudio_api.store.database import database_url
+
+    url = "postgresql+asyncpg://u:p@db:5432/stepaudio"
+    assert database_url(load_settings(environ={"STEPAUDIO_DATABASE_URL": url})) == url
+    default = database_url(load_settings(environ={"STEPAUDIO_DATA_DIR": str(tmp_path)}))
+    assert default == f"sqlite+aiosqlite:///{tmp_path.resolve()}/stepaudio.db"
