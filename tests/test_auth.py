@@ -64,9 +64,7 @@ def test_an_admin_key_works_everywhere(auth_server: ServerProcess, admin_key: st
     assert sdk(auth_server, admin_key).models.retrieve("whisper-1").id == "whisper-1"
 
 
-def test_a_key_revoked_over_http_stops_at_once(
-    auth_server: ServerProcess, admin_key: str
-) -> None:
+def test_a_key_revoked_over_http_stops_at_once(auth_server: ServerProcess, admin_key: str) -> None:
     key = create_key(auth_server, "to-revoke-http")
     client = sdk(auth_server, key)
     client.models.list()
@@ -140,3 +138,18 @@ def test_a_valid_key_gets_past_the_websocket_guard(auth_server: ServerProcess) -
     for kwargs in (by_header, by_subprotocol):
         status = asyncio.run(_handshake(url, **kwargs))
         assert status != 401
+
+
+def test_without_auth_required_any_key_works_but_admin_routes_still_need_one(
+    server: ServerProcess,
+) -> None:
+    """The quickstart: any key reaches /v1 (metered as anonymous), never /admin."""
+    assert sdk(server, "sk-whatever").models.list().data
+    with pytest.raises(openai.AuthenticationError):
+        admin_get(server, "sk-whatever", "/admin/keys")
+    assert httpx.get(server.base_url + "/admin/usage").status_code == 401
+    user = create_key(server, "quickstart-user")
+    with pytest.raises(openai.PermissionDeniedError):
+        admin_get(server, user, "/admin/keys")
+    boss = create_key(server, "quickstart-admin", "--admin")
+    assert admin_get(server, boss, "/admin/keys")["object"] == "list"
