@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from stepaudio_api.store.database import create_engine
 from stepaudio_api.store.tables import Base
 
+MIGRATION_LOCK = 7_202_611_250  # any constant: the advisory lock's name
 config = context.config
 target_metadata = Base.metadata
 
@@ -33,6 +35,10 @@ def _configure(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # replicas starting together on one database migrate one after the other; the
+            # later ones then find it at head (PostgreSQL's DDL is transactional)
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         context.run_migrations()
 
 

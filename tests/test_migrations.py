@@ -3,6 +3,9 @@ database the suite runs on. (Sync tests: the migration environment runs its own 
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from alembic.autogenerate import compare_metadata
@@ -82,3 +85,22 @@ def test_downgrade_to_base_drops_every_table(database_url: str) -> None:
     downgrade_database(database_url)
     assert table_names(database_url) <= {"alembic_version"}
     assert database_revision(database_url) is None
+
+
+def test_servers_starting_together_migrate_one_after_another(database_url: str) -> None:
+    """Replicas (or `serve` and `db upgrade`) starting at once on an empty database all
+    succeed: they take turns, and the later ones find it at head."""
+    script = (
+        "from stepaudio_api.store.migrate import upgrade_database; "
+        f"upgrade_database({database_url!r})"
+    )
+
+    def migrate(_: int) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(migrate, range(4)))
+    for result in results:
+        assert result.returncode == 0, result.stderr
+    assert database_revision(database_url) == head_revision()
+    assert schema_diff(database_url, Base.metadata) == []

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy.engine import make_url
 
 from stepaudio_api.store.database import create_engine
 
@@ -22,10 +26,27 @@ def alembic_config(url: str) -> Config:
     return config
 
 
+@contextmanager
+def _one_migrator(url: str) -> Iterator[None]:
+    """Processes migrating one SQLite file take turns (PostgreSQL: an advisory lock in env.py),
+    since pysqlite runs DDL outside a transaction."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        yield
+        return
+    with open(f"{parsed.database}.migration-lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def upgrade_database(url: str, revision: str = "head") -> None:
     """Bring the database to `revision` (creating the SQLite file if needed). Not for use
     inside a running event loop: the migration environment runs its own."""
-    command.upgrade(alembic_config(url), revision)
+    with _one_migrator(url):
+        command.upgrade(alembic_config(url), revision)
 
 
 def downgrade_database(url: str, revision: str = "base") -> None:
