@@ -15,11 +15,13 @@ from litestar.types import ASGIApp
 from stepaudio_api.api import (
     admin_keys,
     admin_usage,
+    admin_voices,
     health,
     metrics,
     models,
     speech,
     transcription,
+    voices,
 )
 from stepaudio_api.api.errors import EXCEPTION_HANDLERS
 from stepaudio_api.api.request_context import RequestContext
@@ -57,8 +59,10 @@ def create_litestar(services: Services) -> Litestar:
             models.retrieve_model,
             speech.create_speech,
             transcription.upload_router(settings.server.max_upload_bytes),
+            voices.voices_router(settings.voices.max_upload_bytes),
             admin_keys.keys_router,
             admin_usage.usage_router,
+            admin_voices.admin_voices_router(settings.voices.max_upload_bytes),
         ],
         dependencies={"services": Provide(lambda: services, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]

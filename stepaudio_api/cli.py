@@ -10,6 +10,7 @@ import click
 from stepaudio_api import __version__
 from stepaudio_api.cli_keys import keys
 from stepaudio_api.cli_support import load_or_exit, migrated_url
+from stepaudio_api.cli_voices import voices
 from stepaudio_api.settings import SettingsError
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -78,3 +79,4 @@ def plugins() -> None:
 
 
 cli.add_command(keys)
+cli.add_command(voices)

@@ -13,10 +13,12 @@ from stepaudio_api.serving.metering import BackgroundWrites, RequestMeter
 from stepaudio_api.serving.models import ModelCatalog
 from stepaudio_api.serving.speech import SpeechServing
 from stepaudio_api.serving.transcription import TranscriptionServing
+from stepaudio_api.serving.voices import VoiceServing
 from stepaudio_api.settings import Settings
 from stepaudio_api.store.api_keys import ApiKeyStore, Caller
 from stepaudio_api.store.database import Database, database_url
 from stepaudio_api.store.usage import UsageLedger
+from stepaudio_api.store.voices import VoiceProfileStore
 
 
 @dataclass
@@ -32,6 +34,7 @@ class Services:
     writes: BackgroundWrites
     speech: SpeechServing
     transcription: TranscriptionServing
+    voices: VoiceServing
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -41,6 +44,7 @@ class Services:
         database = Database(database_url(settings))
         metrics = Metrics()
         metrics.watch_engines(engines.pool_figures)
+        profiles = VoiceProfileStore(database)
         return cls(
             settings=settings,
             plugin_manager=plugin_manager,
@@ -51,8 +55,9 @@ class Services:
             usage=UsageLedger(database),
             metrics=metrics,
             writes=BackgroundWrites(),
-            speech=SpeechServing(settings, models),
+            speech=SpeechServing(settings, models, profiles),
             transcription=TranscriptionServing(models),
+            voices=VoiceServing(settings, models, profiles),
         )
 
     def meter(self, caller: Caller, request_id: str, capability: str) -> RequestMeter:

@@ -34,9 +34,20 @@ class VoiceInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class VoiceReference:
+    """A cloned voice's prompt: its prepared reference clip and what is said in it."""
+
+    samples: np.ndarray  # mono float32
+    sample_rate: int
+    transcript: str
+
+
+@dataclass(frozen=True, slots=True)
 class SynthesisOptions:
     voice: str
     speed: float = 1.0
+    reference: VoiceReference | None = None
+    """Set for a cloned voice; only engines with ``clones_voices`` are given one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +125,8 @@ class Synthesizer(Engine):
     otherwise it is asked for 1.0 and serving time-stretches its audio."""
     voices: tuple[VoiceInfo, ...] = ()
     languages: tuple[str, ...] = ()
+    clones_voices: bool = False
+    """True when the engine speaks in the voice of ``options.reference`` (a cloned voice)."""
 
     @abstractmethod
     def synthesize(self, text: str, options: SynthesisOptions) -> AsyncIterator[PcmChunk]:
@@ -125,6 +138,7 @@ class Synthesizer(Engine):
             "sample_rate": self.sample_rate,
             "languages": list(self.languages),
             "voices": [v.name for v in self.voices],
+            "clones_voices": self.clones_voices,
             "streaming": True,
             "speed": {"min": 0.25, "max": 4.0, "native": self.native_speed},
         }

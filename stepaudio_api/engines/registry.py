@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Collection
 
 import pluggy
 
@@ -35,9 +36,12 @@ class EngineRegistry:
             self.engines[name] = engine_class(name, options, self.pool)
             self.state[name] = "loading"
 
-    async def start(self) -> None:
-        """Load and warm every engine in the worker pool, one after another."""
+    async def start(self, only: Collection[str] | None = None) -> None:
+        """Load and warm every engine (or those named in ``only``) in the worker pool, one
+        after another."""
         for name, engine in self.engines.items():
+            if only is not None and name not in only:
+                continue
             started = time.perf_counter()
             try:
                 await self.pool.run(engine.load)

@@ -57,6 +57,14 @@ class ModelCatalog:
             for name in (model.id, *model.aliases)
         ]
 
+    def cloning_models(self) -> list[str]:
+        """The speech models whose engine speaks cloned voices (voice profiles)."""
+        return [
+            m.id
+            for m in self.models
+            if isinstance(m.engine, Synthesizer) and m.engine.clones_voices
+        ]
+
     def get(self, name: str) -> ServedModel:
         model = self.by_name.get(name)
         if model is None:

@@ -10,8 +10,9 @@ from dataclasses import replace
 import numpy as np
 
 from stepaudio_api.audio.encode import AUDIO_FORMATS, DEFAULT_OUTPUT_RATE, AudioEncoder
+from stepaudio_api.audio.reference_clip import load_flac
 from stepaudio_api.audio.tempo import TempoStretcher
-from stepaudio_api.engines.base import SynthesisOptions, Synthesizer
+from stepaudio_api.engines.base import SynthesisOptions, Synthesizer, VoiceReference
 from stepaudio_api.errors import InvalidRequest
 from stepaudio_api.protocol.speech import (
     SpeechAudioDelta,
@@ -25,28 +26,62 @@ from stepaudio_api.serving.metering import RequestMeter
 from stepaudio_api.serving.models import ModelCatalog
 from stepaudio_api.serving.text_chunks import split_for_speech
 from stepaudio_api.settings import Settings
+from stepaudio_api.store.voices import VOICE_ID, VoiceProfileStore
 
 OUTPUT_TOKENS_PER_SECOND = 25
 """Speech usage counts output audio in tokens at Step-Audio's semantic codebook rate (25 Hz)."""
 
 
 class SpeechServing:
-    def __init__(self, settings: Settings, catalog: ModelCatalog) -> None:
+    def __init__(
+        self, settings: Settings, catalog: ModelCatalog, profiles: VoiceProfileStore
+    ) -> None:
         self.settings = settings
         self.catalog = catalog
+        self.profiles = profiles
 
-    def resolve_voice(self, engine: Synthesizer, voice: object) -> str:
-        name = voice if isinstance(voice, str) else getattr(voice, "id", "")
+    def resolve_voice(self, engine: Synthesizer, name: str) -> str | None:
+        """The engine's own voice that a name or OpenAI alias stands for; None when it is
+        neither (it may be a cloned voice, looked up in the store once streaming starts)."""
         own = {v.name for v in engine.voices}
         resolved = name if name in own else self.settings.speech.voice_aliases.get(name)
-        if resolved not in own:
-            choices = sorted(own | set(self.settings.speech.voice_aliases))
+        return resolved if resolved in own else None
+
+    async def resolve_cloned_voice(
+        self, engine: Synthesizer, model_id: str, name: str
+    ) -> tuple[str, VoiceReference]:
+        """A voice profile by id or name, as the engine's cloning prompt; a 400 that says
+        what to do when there is none or the model cannot clone."""
+        if VOICE_ID.fullmatch(name):
+            profile = await self.profiles.get(name)
+        else:
+            profile = await self.profiles.get_by_name(name)
+        if profile is None:
+            choices = sorted(
+                {v.name for v in engine.voices} | set(self.settings.speech.voice_aliases)
+            )
             raise InvalidRequest(
-                f"Unknown voice '{name}'. Voices this model can speak: {', '.join(choices)}",
+                f"Unknown voice '{name}'. Voices this model can speak: {', '.join(choices)}"
+                + (", or a cloned voice's name or id" if engine.clones_voices else ""),
                 param="voice",
                 code="voice_not_found",
             )
-        return resolved  # type: ignore[return-value]
+        if not engine.clones_voices:
+            can = self.catalog.cloning_models()
+            where = (
+                f"Models that can: {', '.join(can)}"
+                if can
+                else "No model configured on this server can: the embedded CPU engines do not "
+                "clone voices; the Step-Audio TTS engine (GPU, on SGLang) does"
+            )
+            raise InvalidRequest(
+                f"The voice '{profile.name}' ({profile.id}) is a cloned voice, and the model "
+                f"'{model_id}' cannot speak cloned voices. {where}.",
+                param="voice",
+                code="voice_cloning_unsupported",
+            )
+        samples, rate = await engine.pool.run(load_flac, profile.audio)
+        return profile.id, VoiceReference(samples, rate, profile.transcript)
 
     def create_speech(
         self, request: SpeechRequest, meter: RequestMeter | None = None
@@ -64,7 +99,8 @@ class SpeechServing:
         model = self.catalog.resolve(request.model, "speech")
         engine = model.engine
         assert isinstance(engine, Synthesizer)
-        voice = self.resolve_voice(engine, request.voice)
+        name = request.voice if isinstance(request.voice, str) else request.voice.id
+        builtin = self.resolve_voice(engine, name)
         audio_format = AUDIO_FORMATS[request.response_format]
         sample_rate = request.sample_rate or DEFAULT_OUTPUT_RATE
         if sample_rate not in audio_format.sample_rates:
@@ -74,9 +110,16 @@ class SpeechServing:
                 f"choose one of {rates}",
                 param="sample_rate",
             )
-        options = SynthesisOptions(voice=voice, speed=request.speed)
+        options = SynthesisOptions(voice=builtin or name, speed=request.speed)
         audio = self._encoded_audio(
-            engine, text, options, request.response_format, sample_rate, model.id, meter
+            engine,
+            text,
+            options,
+            request.response_format,
+            sample_rate,
+            model.id,
+            meter,
+            cloned=builtin is None,
         )
         if request.stream_format == "sse":
             return ByteStream("text/event-stream", self._sse(audio, text))
@@ -91,9 +134,13 @@ class SpeechServing:
         sample_rate: int,
         model_id: str,
         meter: RequestMeter | None,
+        cloned: bool = False,
     ) -> AsyncIterator[tuple[bytes, float]]:
         """Encoded bytes, each with the seconds of audio made so far. Engines without native
         speed control speak at 1.0 and the audio is time-stretched (pitch kept)."""
+        if cloned:  # before the first byte, so a refusal is still a 4xx
+            voice, reference = await self.resolve_cloned_voice(engine, model_id, options.voice)
+            options = replace(options, voice=voice, reference=reference)
         if meter is not None:
             await meter.admit(model_id, characters=len(text))
             meter.measured.input_characters = meter.measured.input_tokens = len(text)

@@ -1,0 +1,110 @@
+"""/v1/audio/voices: OpenAI's custom voices, cloned from an audio sample; list, read, delete."""
+
+from __future__ import annotations
+
+from litestar import Request, Router, delete, get, post
+from litestar.datastructures import FormMultiDict
+
+from stepaudio_api.api.forms import FORM_OVERHEAD_BYTES, MULTIPART, form_file, form_text, read_form
+from stepaudio_api.api.request_context import caller_of
+from stepaudio_api.errors import InvalidRequest
+from stepaudio_api.protocol.voices import VoiceDeleted, VoiceList, VoiceObject
+from stepaudio_api.services import Services
+from stepaudio_api.serving.voices import VoiceListing
+from stepaudio_api.store.tables import VoiceProfile
+
+VOICE_FIELDS = {"name", "audio_sample", "consent", "type", "transcript"}
+PROMPT_FIELDS = {"prompt", "model", "script_hint"}
+"""OpenAI's fields for a voice made from a text description, which no engine here can do."""
+
+
+def voice_object(listing: VoiceListing, admin: bool = False) -> VoiceObject:
+    """The wire form; the admin form adds everything stored about a cloned voice."""
+    voice = VoiceObject(
+        object="audio.voice", id=listing.id, name=listing.name, created_at=listing.created_at,
+        type=listing.type, models=listing.models, language=listing.language,
+        description=listing.description, alias_of=listing.alias_of,
+    )  # fmt: skip
+    profile: VoiceProfile | None = listing.profile
+    if profile is not None:
+        voice.duration = profile.duration_seconds
+        voice.speech_seconds = profile.speech_seconds
+        voice.sample_rate = profile.sample_rate
+        voice.transcript = profile.transcript
+        voice.transcript_source = profile.transcript_source
+        if admin:
+            voice.updated_at = int(profile.updated_at.timestamp())
+            voice.loudness_lufs = profile.loudness_lufs
+            voice.denoised = profile.denoised
+            voice.source_filename = profile.source_filename
+            voice.source_duration = profile.source_duration_seconds
+            voice.consent = profile.consent
+            voice.created_by = profile.created_by
+    return voice
+
+
+def required_text(form: FormMultiDict, name: str) -> str:
+    value = form_text(form, name)
+    if value is None:
+        raise InvalidRequest(f"'{name}' is required", param=name)
+    return value
+
+
+async def read_voice_form(request: Request, extra_fields: set[str]) -> FormMultiDict:
+    """A multipart voice upload; `type: prompt` is refused with a message of its own."""
+    form = await read_form(request, VOICE_FIELDS | PROMPT_FIELDS | extra_fields, MULTIPART)
+    kind = form_text(form, "type") or "audio_sample"
+    if kind == "prompt":
+        raise InvalidRequest(
+            "Voices from a text prompt (type 'prompt') are not supported here: create a voice "
+            "from an audio sample (type 'audio_sample') with 'name' and 'audio_sample'",
+            param="type",
+            code="unsupported_voice_type",
+        )
+    if kind != "audio_sample":
+        raise InvalidRequest(f"type must be 'audio_sample', not '{kind}'", param="type")
+    if stray := sorted(PROMPT_FIELDS & set(form)):
+        raise InvalidRequest(f"Unrecognized request argument supplied: {stray[0]}", param=stray[0])
+    return form
+
+
+async def create_voice(request: Request, services: Services) -> VoiceObject:
+    form = await read_voice_form(request, set())
+    name = required_text(form, "name")
+    upload = form_file(form, "audio_sample", services.settings.voices.max_upload_bytes)
+    profile = await services.voices.create_profile(
+        upload.file,
+        name,
+        transcript=form_text(form, "transcript"),
+        consent=form_text(form, "consent"),
+        filename=upload.filename,
+        caller=caller_of(request),
+    )
+    return voice_object(services.voices.profile_listing(profile))
+
+
+@get("/")
+async def list_voices(services: Services) -> VoiceList:
+    return VoiceList(data=[voice_object(v) for v in await services.voices.list_voices()])
+
+
+@get("/{voice_id:str}")
+async def retrieve_voice(voice_id: str, services: Services) -> VoiceObject:
+    return voice_object(await services.voices.get_voice(voice_id))
+
+
+@delete("/{voice_id:str}", status_code=200)
+async def delete_voice(voice_id: str, services: Services) -> VoiceDeleted:
+    await services.voices.delete_voice(voice_id)
+    return VoiceDeleted(id=voice_id)
+
+
+def voices_router(max_upload_bytes: int) -> Router:
+    """The routes; the upload's body limit is checked against Content-Length before reading."""
+    upload = post(
+        "/", status_code=200, request_max_body_size=max_upload_bytes + FORM_OVERHEAD_BYTES
+    )
+    return Router(
+        path="/v1/audio/voices",
+        route_handlers=[upload(create_voice), list_voices, retrieve_voice, delete_voice],
+    )

@@ -1,0 +1,67 @@
+"""/v1/audio/voices and /admin/voices: voice objects, lists, deletions, edits, previews."""
+
+from typing import Literal
+
+import msgspec
+
+
+class VoiceObject(msgspec.Struct, kw_only=True, omit_defaults=True):
+    object: str
+    """Always `audio.voice`."""
+    id: str
+    """The voice identifier: `voice_...` for a cloned voice, the name for a built-in one."""
+    name: str
+    created_at: int
+    """The Unix timestamp (in seconds) for when the voice was created."""
+    type: str
+    """How the voice was created: `audio_sample` (cloned), or ours, `builtin`."""
+    # ours
+    models: list[str]
+    """The speech models that can speak this voice (none: no model here can clone)."""
+    language: str | None = None
+    description: str | None = None
+    alias_of: str | None = None
+    """For an OpenAI voice name: the built-in voice that speaks it."""
+    duration: float | None = None
+    """Seconds of the prepared reference clip."""
+    speech_seconds: float | None = None
+    sample_rate: int | None = None
+    transcript: str | None = None
+    transcript_source: str | None = None
+    """`uploaded` (given, or edited) or `recognized` (written by the transcription model)."""
+    # admin only
+    updated_at: int | None = None
+    loudness_lufs: float | None = None
+    denoised: bool | None = None
+    source_filename: str | None = None
+    source_duration: float | None = None
+    consent: str | None = None
+    created_by: str | None = None
+
+
+class VoiceList(msgspec.Struct):
+    data: list[VoiceObject]
+    object: str = "list"
+    has_more: bool = False
+
+
+class VoiceDeleted(msgspec.Struct):
+    id: str
+    object: str = "audio.voice.deleted"
+    deleted: bool = True
+
+
+class VoiceUpdateRequest(msgspec.Struct, forbid_unknown_fields=True):
+    name: str | msgspec.UnsetType = msgspec.UNSET
+    transcript: str | msgspec.UnsetType = msgspec.UNSET
+    """What is said in the reference clip; the cloning prompt pairs the two."""
+    description: str | msgspec.UnsetType | None = msgspec.UNSET
+    language: str | msgspec.UnsetType | None = msgspec.UNSET
+
+
+class VoicePreviewRequest(msgspec.Struct, forbid_unknown_fields=True):
+    input: str
+    """The text to speak in the cloned voice."""
+    model: str | None = None
+    """A speech model; default the first one configured."""
+    response_format: Literal["mp3", "opus", "aac", "flac", "wav", "pcm"] = "mp3"
