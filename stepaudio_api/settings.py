@@ -106,6 +106,8 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
     for name, raw in environ.items():
         if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "CONFIG":
             continue
+        if name.startswith(ENV_PREFIX + "TEST_"):
+            continue  # the test suite's own variables (STEPAUDIO_TEST_POSTGRES_URL)
         path = name[len(ENV_PREFIX) :].lower().split("__")
         target = overrides
         for part in path[:-1]:

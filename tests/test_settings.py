@@ -88,3 +88,10 @@ def test_the_database_url_comes_from_the_environment(tmp_path: Path) -> None:
     assert database_url(load_settings(environ={"STEPAUDIO_DATABASE_URL": url})) == url
     default = database_url(load_settings(environ={"STEPAUDIO_DATA_DIR": str(tmp_path)}))
     assert default == f"sqlite+aiosqlite:///{tmp_path.resolve()}/stepaudio.db"
+
+
+def test_the_test_suites_variables_are_not_settings() -> None:
+    url = "postgresql+asyncpg://u:p@h/db"
+    assert load_settings(environ={"STEPAUDIO_TEST_POSTGRES_URL": url}).database_url == ""
+    with pytest.raises(SettingsError):
+        load_settings(environ={"STEPAUDIO_TSET_POSTGRES_URL": url})
