@@ -90,3 +90,26 @@ def test_a_refused_request_is_not_charged(auth_server: ServerProcess, admin_key:
                                       input="Twenty characters!!").read()  # fmt: skip
     key = admin_get(auth_server, admin_key, f"/admin/keys/{created['id']}")
     assert key["usage"]["characters"] == len("Twenty characters!!")
+
+
+def test_writing_a_voice_transcript_is_metered_and_charged(
+    auth_server: ServerProcess, admin_key: str, testdata: object
+) -> None:
+    """A voice uploaded without its transcript is transcribed: that needs audio quota."""
+    created = admin_post(auth_server, admin_key, "/admin/keys",
+                         {"name": "voice-maker", "quota_audio_seconds": 5})  # fmt: skip
+    client = sdk(auth_server, created["value"])
+    jfk = testdata / "en_jfk.flac"  # type: ignore[operator]
+    with pytest.raises(openai.RateLimitError):  # about 10.5 s to transcribe, quota 5 s
+        client.audio.voices.create(name="jfk-quota", audio_sample=jfk.open("rb"), consent="c")
+    voice = client.audio.voices.create(
+        name="jfk-quota", audio_sample=jfk.open("rb"), consent="c",
+        extra_body={"transcript": "And so my fellow Americans."},
+    )  # fmt: skip
+    assert voice.name == "jfk-quota"
+    records = admin_get(auth_server, admin_key, "/admin/usage/records",
+                        key_id=created["id"])["data"]  # fmt: skip
+    assert [(r["capability"], r["status"]) for r in records] == [("voice_profile", "completed")]
+    assert records[0]["audio_seconds_in"] == pytest.approx(11.0, abs=0.1)
+    key = admin_get(auth_server, admin_key, f"/admin/keys/{created['id']}")
+    assert key["usage"]["audio_seconds"] == 0  # a given transcript costs no recognition

@@ -33,17 +33,19 @@ async def create_profile(request: Request, services: Services) -> VoiceObject:
     form = await read_voice_form(request, ADMIN_FIELDS)
     name = required_text(form, "name")
     upload = form_file(form, "audio_sample", services.settings.voices.max_upload_bytes)
-    profile = await services.voices.create_profile(
-        upload.file,
-        name,
-        transcript=form_text(form, "transcript"),
-        consent=form_text(form, "consent"),
-        filename=upload.filename,
-        denoise=form_bool(form, "denoise"),
-        caller=caller_of(request),
-        description=form_text(form, "description"),
-        language=form_text(form, "language"),
-    )
+    meter = services.meter(caller_of(request), request_id_of(request), "voice_profile")
+    async with meter.measuring():
+        profile = await services.voices.create_profile(
+            upload.file,
+            name,
+            transcript=form_text(form, "transcript"),
+            consent=form_text(form, "consent"),
+            filename=upload.filename,
+            denoise=form_bool(form, "denoise"),
+            meter=meter,
+            description=form_text(form, "description"),
+            language=form_text(form, "language"),
+        )
     return voice_object(services.voices.profile_listing(profile), admin=True)
 
 

@@ -6,7 +6,7 @@ from litestar import Request, Router, delete, get, post
 from litestar.datastructures import FormMultiDict
 
 from stepaudio_api.api.forms import FORM_OVERHEAD_BYTES, MULTIPART, form_file, form_text, read_form
-from stepaudio_api.api.request_context import caller_of
+from stepaudio_api.api.request_context import caller_of, request_id_of
 from stepaudio_api.errors import InvalidRequest
 from stepaudio_api.protocol.voices import VoiceDeleted, VoiceList, VoiceObject
 from stepaudio_api.services import Services
@@ -72,14 +72,16 @@ async def create_voice(request: Request, services: Services) -> VoiceObject:
     form = await read_voice_form(request, set())
     name = required_text(form, "name")
     upload = form_file(form, "audio_sample", services.settings.voices.max_upload_bytes)
-    profile = await services.voices.create_profile(
-        upload.file,
-        name,
-        transcript=form_text(form, "transcript"),
-        consent=form_text(form, "consent"),
-        filename=upload.filename,
-        caller=caller_of(request),
-    )
+    meter = services.meter(caller_of(request), request_id_of(request), "voice_profile")
+    async with meter.measuring():
+        profile = await services.voices.create_profile(
+            upload.file,
+            name,
+            transcript=form_text(form, "transcript"),
+            consent=form_text(form, "consent"),
+            filename=upload.filename,
+            meter=meter,
+        )
     return voice_object(services.voices.profile_listing(profile))
 
 

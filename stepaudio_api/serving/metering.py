@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Coroutine
-from contextlib import aclosing
+from contextlib import aclosing, asynccontextmanager
 from typing import Any
 
 from stepaudio_api.errors import QuotaExceeded
@@ -96,6 +96,16 @@ class RequestMeter:
 
     def _finish_in_background(self, status: str, refund: bool) -> None:
         self.writes.spawn(self._finish(status, refund))
+
+    @asynccontextmanager
+    async def measuring(self) -> AsyncIterator[RequestMeter]:
+        """Meter a request answered in one piece: its record is finished before the answer."""
+        try:
+            yield self
+        except BaseException:
+            self._finish_in_background("failed", refund=True)
+            raise
+        await self._finish("completed", refund=False)
 
     def track(self, stream: ByteStream) -> ByteStream:
         return ByteStream(stream.content_type, self._tracked(stream), whole=stream.whole)

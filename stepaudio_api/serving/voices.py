@@ -15,12 +15,12 @@ from stepaudio_api.audio.reference_clip import (
 )
 from stepaudio_api.engines.base import Recognizer, Synthesizer, TranscriptionOptions
 from stepaudio_api.errors import InvalidRequest, NotFound
+from stepaudio_api.serving.metering import RequestMeter
 from stepaudio_api.serving.models import ModelCatalog
 from stepaudio_api.serving.transcript_formats import full_text
 from stepaudio_api.serving.transcription import WHISPER_SAMPLE_RATE
 from stepaudio_api.serving.voice_checks import check_fields, check_size
 from stepaudio_api.settings import Settings
-from stepaudio_api.store.api_keys import Caller
 from stepaudio_api.store.tables import VoiceProfile
 from stepaudio_api.store.voices import EDITABLE, VOICE_ID, VoiceProfileStore, name_taken
 
@@ -110,12 +110,13 @@ class VoiceServing:
         consent: str | None = None,
         filename: str | None = None,
         denoise: bool | None = None,
-        caller: Caller | None = None,
+        meter: RequestMeter | None = None,
         description: str | None = None,
         language: str | None = None,
     ) -> VoiceProfile:
         """Prepare the upload as a reference clip, transcribe it if no transcript is given,
-        and store it; every refusal is a 4xx that names the field."""
+        and store it; every refusal is a 4xx that names the field. Writing the transcript is
+        transcription: metered, and charged to the key's audio quota, before it runs."""
         given = {"name": name, "transcript": (transcript or "").strip() or None,
                  "description": description, "language": language, "consent": consent}  # fmt: skip
         fields = check_fields(given, self.settings, self.reserved_names())
@@ -138,6 +139,10 @@ class VoiceServing:
             )
             flac = await pool.run(clip_to_flac, clip)
             source = "uploaded"
+            if meter is not None:
+                charged = clip.duration if recognizer is not None else 0.0
+                await meter.admit(self.settings.voices.transcription_model, audio_seconds=charged)
+                meter.measured.audio_seconds_in = clip.source_duration
             if recognizer is not None:
                 fields["transcript"] = await self._recognize(recognizer, flac, fields["language"])
                 source = "recognized"
@@ -152,7 +157,7 @@ class VoiceServing:
             denoised=denoise,
             source_filename=filename[:255] if filename else None,
             source_duration_seconds=round(clip.source_duration, 3),
-            created_by=caller.key_id if caller is not None else None,
+            created_by=meter.caller.key_id if meter is not None else None,
         )
 
     def _recognizer(self) -> Recognizer:
