@@ -10,7 +10,6 @@ from typing import BinaryIO
 import av
 import av.filter
 import numpy as np
-import pyloudnorm
 from faster_whisper.vad import VadOptions, get_speech_timestamps
 
 from stepaudio_api.audio.decode import AudioDecodeError, _declared_duration, decode_audio
@@ -123,6 +122,8 @@ def _denoise(samples: np.ndarray, rate: int) -> np.ndarray:
 
 def _normalise(clip: np.ndarray, rate: int, target_lufs: float) -> tuple[np.ndarray, float]:
     """Gain to target_lufs (ITU-R BS.1770), capped so the peak stays at or below -1 dBFS."""
+    import pyloudnorm  # with scipy ~75 MB resident: loaded when a voice is first uploaded
+
     meter = pyloudnorm.Meter(rate)
     peak = float(np.max(np.abs(clip)))
     # measure at full scale first: BS.1770's absolute gate (-70 LUFS) drops the quieter blocks of
