@@ -26,3 +26,16 @@ def test_serve_with_a_bad_config_exits_with_a_message(tmp_path: Path) -> None:
 def test_version() -> None:
     result = CliRunner().invoke(cli, ["--version"])
     assert result.exit_code == 0 and "stepaudio-api" in result.output
+
+
+def test_db_upgrade_migrates_to_head_and_says_so(database_url: str) -> None:
+    from stepaudio_api.store.migrate import database_revision, head_revision
+
+    for _ in range(2):  # the second run finds it at head and changes nothing
+        result = CliRunner().invoke(
+            cli, ["db", "upgrade"], env={"STEPAUDIO_DATABASE_URL": database_url}
+        )
+        assert result.exit_code == 0, result.output
+        assert f"is at revision {head_revision()}" in result.output
+    assert database_revision(database_url) == head_revision()
+    assert "stepaudio:stepaudio@" not in result.output  # the password is not printed
