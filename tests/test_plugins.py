@@ -8,7 +8,7 @@ from stepaudio_api import hookimpl
 from stepaudio_api.engines.base import Recognizer, Synthesizer
 from stepaudio_api.engines.registry import EngineRegistry
 from stepaudio_api.plugins import get_plugin_manager
-from stepaudio_api.settings import SettingsError, load_settings
+from stepaudio_api.settings import load_settings
 
 
 def test_hook_register_engines() -> None:
@@ -43,10 +43,14 @@ def test_a_plugin_can_add_an_engine_type() -> None:
     registry.shutdown()
 
 
-def test_unknown_engine_type_names_the_registered_ones() -> None:
+def test_an_engine_no_plugin_provides_is_unavailable_not_fatal() -> None:
     settings = load_settings(environ={"STEPAUDIO_ENGINES__X__TYPE": "sglang-nope"})
-    with pytest.raises(SettingsError, match="registered types: faster-whisper, piper"):
-        EngineRegistry(settings, get_plugin_manager())
+    registry = EngineRegistry(settings, get_plugin_manager())
+    assert "x" not in registry.engines and "piper-joe" in registry.engines
+    reason = registry.unavailable()["x"]
+    assert "no plugin registers engine type 'sglang-nope'" in reason
+    assert "registered types: faster-whisper, piper" in reason
+    registry.shutdown()
 
 
 def test_misspelt_hook_is_caught() -> None:

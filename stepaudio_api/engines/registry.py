@@ -10,7 +10,7 @@ import pluggy
 
 from stepaudio_api.engines.base import Engine, EngineTypes
 from stepaudio_api.engines.worker_pool import WorkerPool
-from stepaudio_api.settings import Settings, SettingsError
+from stepaudio_api.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -27,14 +27,21 @@ class EngineRegistry:
             engine_type = options["type"]
             engine_class = self.types.by_type.get(engine_type)
             if engine_class is None:
+                # a plugin that is not installed (or failed to load) must not stop the others
                 known = ", ".join(sorted(self.types.by_type)) or "none"
-                raise SettingsError(
-                    f"engine {name!r} has type {engine_type!r}, which no plugin registers "
+                self.state[name] = (
+                    f"unavailable: no plugin registers engine type '{engine_type}' "
                     f"(registered types: {known})"
                 )
+                logger.warning("engine %s %s", name, self.state[name])
+                continue
             options = {k: v for k, v in options.items() if k != "type"}
             self.engines[name] = engine_class(name, options, self.pool)
             self.state[name] = "loading"
+
+    def unavailable(self) -> dict[str, str]:
+        """Configured engines that no loaded plugin provides, with the reason."""
+        return {n: s for n, s in self.state.items() if s.startswith("unavailable")}
 
     async def start(self, only: Collection[str] | None = None) -> None:
         """Load and warm every engine (or those named in ``only``) in the worker pool, one

@@ -38,11 +38,13 @@ class ModelCatalog:
     def __init__(self, settings: Settings, registry: EngineRegistry) -> None:
         self.registry = registry
         created = int(time.time())
+        # models of engines no plugin provides are left out (the registry says why in /ready)
         self.models: list[ServedModel] = [
             ServedModel(
                 m.id, tuple(m.aliases), m.description, m.engine, registry.engines[m.engine], created
             )
             for m in settings.models
+            if m.engine in registry.engines
         ]
         self.by_name: dict[str, ServedModel] = {}
         for model in self.models:

@@ -1,0 +1,1 @@
+"""What plugins add besides engines: voice packs, dialect packs and server-side tools."""
