@@ -67,15 +67,24 @@ def db_upgrade(config_file: str | None) -> None:
 
 
 @cli.command()
-def plugins() -> None:
-    """List the loaded plugins and the hooks each implements."""
-    from stepaudio_api.plugins import get_plugin_manager
+@click.option("--json", "as_json", is_flag=True, help="Print JSON, as /admin/plugins does.")
+def plugins(as_json: bool) -> None:
+    """List the loaded plugins: version, the hooks each implements, what it registered."""
+    import json
 
-    settings = load_or_exit()
-    pm = get_plugin_manager(settings.plugins)
-    for name, plugin in pm.list_name_plugin():
-        hooks = sorted(h.name for h in pm.get_hookcallers(plugin) or [])
-        click.echo(f"{name}: {', '.join(hooks)}")
+    from stepaudio_api.plugins import describe_plugins
+
+    described = describe_plugins(load_or_exit())
+    if as_json:
+        click.echo(json.dumps(described, indent=2, ensure_ascii=False))
+        return
+    for plugin in described:
+        version = f" {plugin['version']}" if plugin["version"] else ""
+        click.echo(f"{plugin['name']}{version}: {', '.join(plugin['hooks']) or 'no hooks'}")
+        for kind, names in plugin["registered"].items():
+            click.echo(f"    {kind}: {', '.join(names)}")
+        for error in plugin["errors"]:
+            click.echo(f"    error: {error}")
 
 
 cli.add_command(keys)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pluggy
-
 from stepaudio_api.engines.registry import EngineRegistry
+from stepaudio_api.extensions.dialects import DialectRegistry
+from stepaudio_api.extensions.tools import ToolRegistry
+from stepaudio_api.extensions.voices import VoicePackRegistry
 from stepaudio_api.metrics import Metrics
-from stepaudio_api.plugins import get_plugin_manager
+from stepaudio_api.plugins import Plugins, get_plugin_manager
 from stepaudio_api.serving.metering import BackgroundWrites, RequestMeter
 from stepaudio_api.serving.models import ModelCatalog
 from stepaudio_api.serving.speech import SpeechServing
@@ -24,7 +25,10 @@ from stepaudio_api.store.voices import VoiceProfileStore
 @dataclass
 class Services:
     settings: Settings
-    plugin_manager: pluggy.PluginManager
+    plugins: Plugins
+    dialects: DialectRegistry
+    tools: ToolRegistry
+    voice_packs: VoicePackRegistry
     engines: EngineRegistry
     models: ModelCatalog
     database: Database
@@ -38,8 +42,12 @@ class Services:
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
-        plugin_manager = get_plugin_manager(settings.plugins)
-        engines = EngineRegistry(settings, plugin_manager)
+        plugins = get_plugin_manager(settings.plugins)
+        dialects, tools, voice_packs = DialectRegistry(), ToolRegistry(), VoicePackRegistry()
+        plugins.register_all("register_dialects", "dialects", dialects.register, settings=settings)
+        plugins.register_all("register_tools", "tools", tools.register, settings=settings)
+        plugins.register_all("register_voices", "voices", voice_packs.register, settings=settings)
+        engines = EngineRegistry(settings, plugins)
         models = ModelCatalog(settings, engines)
         database = Database(database_url(settings))
         metrics = Metrics()
@@ -47,7 +55,10 @@ class Services:
         profiles = VoiceProfileStore(database)
         return cls(
             settings=settings,
-            plugin_manager=plugin_manager,
+            plugins=plugins,
+            dialects=dialects,
+            tools=tools,
+            voice_packs=voice_packs,
             engines=engines,
             models=models,
             database=database,

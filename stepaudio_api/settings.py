@@ -72,6 +72,8 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True):
     server: ServerSettings = msgspec.field(default_factory=ServerSettings)
     workers: WorkerSettings = msgspec.field(default_factory=WorkerSettings)
     speech: SpeechSettings = msgspec.field(default_factory=SpeechSettings)
+    # plugin name -> its options, e.g. [plugin_options.tools] weather_base_url = "..."
+    plugin_options: dict[str, dict[str, Any]] = {}
     # engine instance name -> {"type": registered engine type, **options}
     engines: dict[str, dict[str, Any]] = {}
     models: list[ModelSettings] = []

@@ -12,7 +12,8 @@ from stepaudio_api.cli import cli
 def test_plugins_lists_the_default_plugin_and_its_hooks() -> None:
     result = CliRunner().invoke(cli, ["plugins"])
     assert result.exit_code == 0, result.output
-    assert "stepaudio_api.default_plugins.embedded_engines: register_engines" in result.output
+    assert "stepaudio_api.default_plugins.embedded_engines 0.1.0: register_engines" in result.output
+    assert "engines: piper, faster-whisper" in result.output
 
 
 def test_serve_with_a_bad_config_exits_with_a_message(tmp_path: Path) -> None:

@@ -74,7 +74,7 @@ def test_a_cloning_engine_gets_the_reference_and_transcript(
 
     def plugin_manager(only: list[str] | None = None) -> Any:
         pm = get_plugin_manager(only)
-        pm.register(StandInPlugin(), name="cloning-stand-in")
+        pm.manager.register(StandInPlugin(), name="cloning-stand-in")
         return pm
 
     monkeypatch.setattr(services, "get_plugin_manager", plugin_manager)

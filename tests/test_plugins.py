@@ -14,7 +14,8 @@ from stepaudio_api.settings import load_settings
 def test_hook_register_engines() -> None:
     pm = get_plugin_manager()
     registered: list[type] = []
-    pm.hook.register_engines(register=registered.append, settings=load_settings(environ={}))
+    pm.register_all("register_engines", "engines", lambda cls, plugin: registered.append(cls),
+                    settings=load_settings(environ={}))  # fmt: skip
     types = {cls.type: cls for cls in registered}
     assert issubclass(types["piper"], Synthesizer)
     assert issubclass(types["faster-whisper"], Recognizer)
@@ -36,7 +37,7 @@ def test_a_plugin_can_add_an_engine_type() -> None:
             register(SilenceSynthesizer)
 
     pm = get_plugin_manager()
-    pm.register(Plugin(), name="silence-plugin")
+    pm.manager.register(Plugin(), name="silence-plugin")
     settings = load_settings(environ={"STEPAUDIO_ENGINES__QUIET__TYPE": "silence"})
     registry = EngineRegistry(settings, pm)
     assert isinstance(registry.engines["quiet"], SilenceSynthesizer)
@@ -60,9 +61,9 @@ def test_misspelt_hook_is_caught() -> None:
             pass
 
     pm = get_plugin_manager()
-    pm.register(Misspelt())
+    pm.manager.register(Misspelt())
     with pytest.raises(Exception, match="register_engine"):
-        pm.check_pending()
+        pm.manager.check_pending()
 
 
 def test_only_limits_which_plugins_load() -> None:

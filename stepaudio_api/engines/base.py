@@ -170,7 +170,7 @@ class EngineTypes:
 
     by_type: dict[str, type[Engine]] = field(default_factory=dict)
 
-    def register(self, engine_class: type[Engine]) -> None:
+    def register(self, engine_class: type[Engine], plugin: str = "") -> None:
         if (
             engine_class.type in self.by_type
             and self.by_type[engine_class.type] is not engine_class

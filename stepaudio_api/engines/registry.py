@@ -6,19 +6,18 @@ import logging
 import time
 from collections.abc import Collection
 
-import pluggy
-
 from stepaudio_api.engines.base import Engine, EngineTypes
 from stepaudio_api.engines.worker_pool import WorkerPool
+from stepaudio_api.plugins import Plugins
 from stepaudio_api.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 
 class EngineRegistry:
-    def __init__(self, settings: Settings, plugin_manager: pluggy.PluginManager) -> None:
+    def __init__(self, settings: Settings, plugins: Plugins) -> None:
         self.types = EngineTypes()
-        plugin_manager.hook.register_engines(register=self.types.register, settings=settings)
+        plugins.register_all("register_engines", "engines", self.types.register, settings=settings)
         workers = settings.workers
         self.pool = WorkerPool(workers.threads, workers.queue_size, workers.retry_after_seconds)
         self.engines: dict[str, Engine] = {}
