@@ -14,6 +14,7 @@ from litestar.types import ASGIApp
 
 from stepaudio_api.api import (
     admin_keys,
+    admin_plugins,
     admin_usage,
     admin_voices,
     health,
@@ -43,9 +44,11 @@ def create_litestar(services: Services) -> Litestar:
         if interrupted := await services.usage.mark_interrupted(age):
             logger.warning("%d usage records were left by an interrupted server", interrupted)
         await services.engines.start()
+        await services.plugins.notify("startup", services=services)
         try:
             yield
         finally:
+            await services.plugins.notify("shutdown", services=services)
             services.engines.shutdown()
             await services.writes.drain()
             await services.database.dispose()
@@ -63,6 +66,7 @@ def create_litestar(services: Services) -> Litestar:
             admin_keys.keys_router,
             admin_usage.usage_router,
             admin_voices.admin_voices_router(settings.voices.max_upload_bytes),
+            admin_plugins.list_plugins,
         ],
         dependencies={"services": Provide(lambda: services, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
@@ -73,12 +77,10 @@ def create_litestar(services: Services) -> Litestar:
     )
 
 
-def create_app(settings: Settings | None = None) -> ASGIApp:
+def create_app(settings: Settings | None = None, services: Services | None = None) -> ASGIApp:
     """The whole application: Litestar inside the middleware every request passes through
     (metrics outermost, then auth), so no route, WebSocket or unknown URL escapes auth."""
-    services = Services.build(settings or load_settings())
+    services = services or Services.build(settings or load_settings())
     app: ASGIApp = create_litestar(services)
-    app = RequestContext(
-        app, services.keys, services.settings.auth_required, services.settings.auth.public_paths
-    )
+    app = RequestContext(app, services)
     return metrics.CountRequests(app, services.metrics)

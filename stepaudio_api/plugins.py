@@ -119,10 +119,13 @@ def _trace(manager: pluggy.PluginManager) -> None:
     manager.add_hookcall_monitoring(before, after)
 
 
-def get_plugin_manager(only: list[str] | None = None) -> Plugins:
+def get_plugin_manager(
+    only: list[str] | None = None, extra: dict[str, object] | None = None
+) -> Plugins:
     """The default plugins and every installed entry-point plugin; ``only``
     (STEPAUDIO_PLUGINS) limits which load, by name. A plugin that cannot be imported is
-    reported under its name, and the others load."""
+    reported under its name, and the others load. ``extra`` adds plugin objects by name (what
+    stepaudio_api.testing uses to test a plugin without installing it)."""
     manager = pluggy.PluginManager(ENTRY_POINT_GROUP)
     manager.add_hookspecs(hookspecs)
     info: dict[str, PluginInfo] = {}
@@ -149,6 +152,9 @@ def get_plugin_manager(only: list[str] | None = None) -> Plugins:
             manager.register(entry_point.load(), name=entry_point.name)
         except Exception as exc:
             plugins._failed(entry_point.name, "import", exc)
+    for name, plugin in (extra or {}).items():
+        manager.register(plugin, name=name)
+        info[name] = PluginInfo(name)
     manager.check_pending()
     return plugins
 

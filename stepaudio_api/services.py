@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from stepaudio_api.engines.registry import EngineRegistry
 from stepaudio_api.extensions.dialects import DialectRegistry
@@ -41,8 +42,8 @@ class Services:
     voices: VoiceServing
 
     @classmethod
-    def build(cls, settings: Settings) -> Services:
-        plugins = get_plugin_manager(settings.plugins)
+    def build(cls, settings: Settings, extra_plugins: dict[str, object] | None = None) -> Services:
+        plugins = get_plugin_manager(settings.plugins, extra_plugins)
         dialects, tools, voice_packs = DialectRegistry(), ToolRegistry(), VoicePackRegistry()
         plugins.register_all("register_dialects", "dialects", dialects.register, settings=settings)
         plugins.register_all("register_tools", "tools", tools.register, settings=settings)
@@ -68,8 +69,18 @@ class Services:
             writes=BackgroundWrites(),
             speech=SpeechServing(settings, models, profiles),
             transcription=TranscriptionServing(models),
-            voices=VoiceServing(settings, models, profiles),
+            voices=VoiceServing(settings, models, profiles, voice_packs),
         )
 
     def meter(self, caller: Caller, request_id: str, capability: str) -> RequestMeter:
-        return RequestMeter(self.usage, self.metrics, self.writes, caller, request_id, capability)
+        return RequestMeter(
+            self.usage, self.metrics, self.writes, caller, request_id, capability,
+            observers=self._usage_recorded if self._observed else None,
+        )  # fmt: skip
+
+    @property
+    def _observed(self) -> bool:
+        return bool(self.plugins.hook.usage_recorded.get_hookimpls())
+
+    async def _usage_recorded(self, record: dict[str, Any]) -> None:
+        await self.plugins.notify("usage_recorded", record=record)

@@ -10,7 +10,8 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from stepaudio_api.errors import APIError, AuthenticationFailed, PermissionDenied
 from stepaudio_api.protocol.errors import ErrorDetail, ErrorResponse
-from stepaudio_api.store.api_keys import ANONYMOUS, ApiKeyStore, Caller
+from stepaudio_api.services import Services
+from stepaudio_api.store.api_keys import ANONYMOUS, Caller
 
 CALLER = "stepaudio.caller"
 REQUEST_ID = "stepaudio.request_id"
@@ -40,13 +41,12 @@ class RequestContext:
     forget it: a missing, unknown or revoked key is a 401 when auth is required, and admin
     routes always need a key with the admin scope (403 for a user key)."""
 
-    def __init__(
-        self, app: ASGIApp, keys: ApiKeyStore, required: bool, public_paths: list[str]
-    ) -> None:
+    def __init__(self, app: ASGIApp, services: Services) -> None:
         self.app = app
-        self.keys = keys
-        self.required = required
-        self.public_paths = frozenset(public_paths)
+        self.services = services
+        self.keys = services.keys
+        self.required = services.settings.auth_required
+        self.public_paths = frozenset(services.settings.auth.public_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -78,6 +78,11 @@ class RequestContext:
             return ANONYMOUS
         token = _bearer_token(scope)
         caller = await self.keys.verify(token) if token else None
+        if caller is None and token:
+            # keys the store does not know may be known to a plugin (a JWT, an SSO token)
+            caller = self.services.plugins.first(
+                "authenticate", token=token, services=self.services
+            )
         if caller is None and (admin or self.required):
             if token is None:
                 raise AuthenticationFailed(

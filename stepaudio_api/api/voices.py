@@ -23,7 +23,7 @@ def voice_object(listing: VoiceListing, admin: bool = False) -> VoiceObject:
     voice = VoiceObject(
         object="audio.voice", id=listing.id, name=listing.name, created_at=listing.created_at,
         type=listing.type, models=listing.models, language=listing.language,
-        description=listing.description, alias_of=listing.alias_of,
+        description=listing.description, alias_of=listing.alias_of, plugin=listing.plugin,
     )  # fmt: skip
     profile: VoiceProfile | None = listing.profile
     if profile is not None:

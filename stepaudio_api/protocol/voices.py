@@ -14,7 +14,7 @@ class VoiceObject(msgspec.Struct, kw_only=True, omit_defaults=True):
     created_at: int
     """The Unix timestamp (in seconds) for when the voice was created."""
     type: str
-    """How the voice was created: `audio_sample` (cloned), or ours, `builtin`."""
+    """How the voice was created: `audio_sample` (cloned), or ours, `builtin` or `plugin`."""
     # ours
     models: list[str]
     """The speech models that can speak this voice (none: no model here can clone)."""
@@ -22,6 +22,8 @@ class VoiceObject(msgspec.Struct, kw_only=True, omit_defaults=True):
     description: str | None = None
     alias_of: str | None = None
     """For an OpenAI voice name: the built-in voice that speaks it."""
+    plugin: str | None = None
+    """For a voice from a plugin's voice pack (`type` "plugin"): that plugin."""
     duration: float | None = None
     """Seconds of the prepared reference clip."""
     speech_seconds: float | None = None

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import aclosing, asynccontextmanager
+from dataclasses import asdict
 from typing import Any
 
 from stepaudio_api.errors import QuotaExceeded
@@ -56,7 +57,10 @@ class RequestMeter:
         caller: Caller,
         request_id: str,
         capability: str,
+        observers: Callable[[dict[str, Any]], Awaitable[Any]] | None = None,
     ) -> None:
+        self.observers = observers
+        """Called with each finished record (the `usage_recorded` plugin hook)."""
         self.ledger = ledger
         self.metrics = metrics
         self.writes = writes
@@ -93,6 +97,14 @@ class RequestMeter:
             await self.ledger.finish(self.request_id, status, measured, latency_ms, refund)
         except Exception:  # the record stays `reserved` and is marked interrupted on restart
             logger.exception("could not finish usage record %s", self.request_id)
+            return
+        if self.observers is not None:
+            record = {
+                "request_id": self.request_id, "key_id": self.caller.key_id,
+                "model": self.model, "capability": self.capability, "status": status,
+                **asdict(measured), "latency_ms": round(latency_ms, 2),
+            }  # fmt: skip
+            await self.observers(record)
 
     def _finish_in_background(self, status: str, refund: bool) -> None:
         self.writes.spawn(self._finish(status, refund))

@@ -15,6 +15,7 @@ from stepaudio_api.audio.reference_clip import (
 )
 from stepaudio_api.engines.base import Recognizer, Synthesizer, TranscriptionOptions
 from stepaudio_api.errors import InvalidRequest, NotFound
+from stepaudio_api.extensions.voices import PackVoice, VoicePackRegistry
 from stepaudio_api.serving.metering import RequestMeter
 from stepaudio_api.serving.models import ModelCatalog
 from stepaudio_api.serving.transcript_formats import full_text
@@ -31,7 +32,7 @@ class VoiceListing:
 
     id: str
     name: str
-    type: Literal["builtin", "audio_sample"]
+    type: Literal["builtin", "audio_sample", "plugin"]
     created_at: int
     models: list[str]
     """The speech models that can speak it."""
@@ -39,6 +40,8 @@ class VoiceListing:
     description: str | None = None
     alias_of: str | None = None
     profile: VoiceProfile | None = None
+    plugin: str | None = None
+    """For a voice from a voice pack: the plugin that registered it."""
 
 
 def _not_found(voice_id: str) -> NotFound:
@@ -46,10 +49,17 @@ def _not_found(voice_id: str) -> NotFound:
 
 
 class VoiceServing:
-    def __init__(self, settings: Settings, catalog: ModelCatalog, store: VoiceProfileStore) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        catalog: ModelCatalog,
+        store: VoiceProfileStore,
+        packs: VoicePackRegistry | None = None,
+    ) -> None:
         self.settings = settings
         self.catalog = catalog
         self.store = store
+        self.packs = packs or VoicePackRegistry()
 
     def builtin_voices(self) -> dict[str, VoiceListing]:
         """Each speech engine's own voices, then the OpenAI names that stand for them."""
@@ -64,6 +74,12 @@ class VoiceServing:
                                  info.language, info.description or None),
                 )  # fmt: skip
                 listing.models.append(model.id)
+        for voice in self.packs.voices.values():
+            if voice.name not in found:
+                found[voice.name] = VoiceListing(
+                    voice.name, voice.name, "plugin", 0, self._pack_models(voice),
+                    voice.language or None, voice.description or None, plugin=voice.plugin,
+                )  # fmt: skip
         for alias, target in self.settings.speech.voice_aliases.items():
             if target in found and alias not in found:
                 own = found[target]
@@ -72,6 +88,18 @@ class VoiceServing:
                     f"OpenAI voice name, spoken by {target}", alias_of=target,
                 )  # fmt: skip
         return found
+
+    def _pack_models(self, voice: PackVoice) -> list[str]:
+        """Speech models whose engine is of the voice's type and has its preset (or clones)."""
+        models = []
+        for model in self.catalog.models:
+            engine = model.engine
+            if not isinstance(engine, Synthesizer) or engine.type != voice.engine_type:
+                continue
+            presets = {v.name for v in engine.voices}
+            if voice.preset in presets or (voice.preset is None and engine.clones_voices):
+                models.append(model.id)
+        return models
 
     def reserved_names(self) -> set[str]:
         """Names a cloned voice may not take: the built-in voices and OpenAI's voice names

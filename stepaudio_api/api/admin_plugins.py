@@ -1,0 +1,15 @@
+"""GET /admin/plugins: the loaded plugins, their versions, hooks, registrations and errors."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from litestar import get
+
+from stepaudio_api.services import Services
+
+
+@get("/admin/plugins")
+async def list_plugins(services: Services) -> dict[str, Any]:
+    return {"object": "list", "data": [asdict(p) for p in services.plugins.describe()]}
