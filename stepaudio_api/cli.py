@@ -74,7 +74,10 @@ def plugins(as_json: bool) -> None:
 
     from stepaudio_api.plugins import describe_plugins
 
-    described = describe_plugins(load_or_exit())
+    settings = load_or_exit()
+    if settings.trace_plugins:
+        logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    described = describe_plugins(settings)
     if as_json:
         click.echo(json.dumps(described, indent=2, ensure_ascii=False))
         return

@@ -7,7 +7,6 @@ import importlib
 import importlib.metadata
 import inspect
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +19,6 @@ logger = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "stepaudio_api"
 DEFAULT_PLUGINS = ("stepaudio_api.default_plugins.embedded_engines",)
-TRACE_VARIABLE = "STEPAUDIO_TRACE_PLUGINS"
 
 
 @dataclass
@@ -38,9 +36,29 @@ class PluginInfo:
 class Plugins:
     """The manager and what is known of each plugin: version, hooks, registrations, errors."""
 
-    def __init__(self, manager: pluggy.PluginManager, info: dict[str, PluginInfo]) -> None:
+    def __init__(
+        self, manager: pluggy.PluginManager, info: dict[str, PluginInfo], trace: bool = False
+    ) -> None:
         self.manager = manager
         self.info = info
+        self.trace = trace
+        """Log every hook call (STEPAUDIO_TRACE_PLUGINS=1)."""
+
+    def _implementations(self, hook_name: str, available: dict[str, Any]) -> list[Any]:
+        """A hook's implementations in pluggy's calling order (tryfirst ... trylast)."""
+        impls = list(reversed(getattr(self.manager.hook, hook_name).get_hookimpls()))
+        if self.trace and not impls:
+            logger.info("hook %s(%s) -> no plugin", hook_name, ", ".join(available))
+        return impls
+
+    def _call(self, impl: pluggy.HookImpl, hook_name: str, available: dict[str, Any]) -> Any:
+        # a hook implementation may accept any subset of the hook's arguments
+        kwargs = {name: available[name] for name in impl.argnames if name in available}
+        result = impl.function(**kwargs)
+        if self.trace:
+            logger.info("hook %s(%s) -> %s returned %r", hook_name, ", ".join(available),
+                        impl.plugin_name, result)  # fmt: skip
+        return result
 
     @property
     def hook(self) -> Any:
@@ -62,7 +80,7 @@ class Plugins:
     ) -> None:
         """Call a registration hook plugin by plugin: ``register`` gets ``plugin=`` (the
         plugin's name) added; a plugin whose hook raises is reported and skipped."""
-        for impl in reversed(getattr(self.manager.hook, hook_name).get_hookimpls()):
+        for impl in self._implementations(hook_name, {"register": register, **kwargs}):
             name = impl.plugin_name
 
             def register_for(item: Any, *args: Any, _name: str = name, **kw: Any) -> None:
@@ -72,7 +90,7 @@ class Plugins:
                 info.registered.setdefault(kind, []).append(str(label))
 
             try:
-                impl.function(**_arguments(impl, {"register": register_for, **kwargs}))
+                self._call(impl, hook_name, {"register": register_for, **kwargs})
             except Exception as exc:
                 self._failed(name, hook_name, exc)
 
@@ -80,9 +98,9 @@ class Plugins:
         """Call a lifecycle or observer hook on every plugin, awaiting what they return; one
         plugin's failure is reported and does not stop the others."""
         results = []
-        for impl in reversed(getattr(self.manager.hook, hook_name).get_hookimpls()):
+        for impl in self._implementations(hook_name, kwargs):
             try:
-                result = impl.function(**_arguments(impl, kwargs))
+                result = self._call(impl, hook_name, kwargs)
                 if inspect.isawaitable(result):
                     result = await result
                 results.append(result)
@@ -92,9 +110,9 @@ class Plugins:
 
     def first(self, hook_name: str, **kwargs: Any) -> Any:
         """A firstresult hook, with a raising plugin reported and passed over."""
-        for impl in reversed(getattr(self.manager.hook, hook_name).get_hookimpls()):
+        for impl in self._implementations(hook_name, kwargs):
             try:
-                result = impl.function(**_arguments(impl, kwargs))
+                result = self._call(impl, hook_name, kwargs)
             except Exception as exc:
                 self._failed(impl.plugin_name, hook_name, exc)
                 continue
@@ -103,24 +121,8 @@ class Plugins:
         return None
 
 
-def _arguments(impl: pluggy.HookImpl, available: dict[str, Any]) -> dict[str, Any]:
-    # a hook implementation may accept any subset of the hook's arguments
-    return {name: available[name] for name in impl.argnames if name in available}
-
-
-def _trace(manager: pluggy.PluginManager) -> None:
-    def before(hook_name: str, impls: list[pluggy.HookImpl], kwargs: dict[str, Any]) -> None:
-        names = ", ".join(i.plugin_name for i in impls)
-        logger.info("hook %s(%s) -> %s", hook_name, ", ".join(kwargs), names or "no plugin")
-
-    def after(outcome: Any, hook_name: str, impls: list[Any], kwargs: dict[str, Any]) -> None:
-        logger.info("hook %s returned %r", hook_name, outcome.get_result())
-
-    manager.add_hookcall_monitoring(before, after)
-
-
 def get_plugin_manager(
-    only: list[str] | None = None, extra: dict[str, object] | None = None
+    only: list[str] | None = None, extra: dict[str, object] | None = None, trace: bool = False
 ) -> Plugins:
     """The default plugins and every installed entry-point plugin; ``only``
     (STEPAUDIO_PLUGINS) limits which load, by name. A plugin that cannot be imported is
@@ -129,9 +131,7 @@ def get_plugin_manager(
     manager = pluggy.PluginManager(ENTRY_POINT_GROUP)
     manager.add_hookspecs(hookspecs)
     info: dict[str, PluginInfo] = {}
-    plugins = Plugins(manager, info)
-    if os.environ.get(TRACE_VARIABLE, "") not in ("", "0", "false"):
-        _trace(manager)
+    plugins = Plugins(manager, info, trace=trace)
     for module_name in DEFAULT_PLUGINS:
         if only is None or module_name in only:
             manager.register(importlib.import_module(module_name), name=module_name)

@@ -43,7 +43,7 @@ class Services:
 
     @classmethod
     def build(cls, settings: Settings, extra_plugins: dict[str, object] | None = None) -> Services:
-        plugins = get_plugin_manager(settings.plugins, extra_plugins)
+        plugins = get_plugin_manager(settings.plugins, extra_plugins, settings.trace_plugins)
         dialects, tools, voice_packs = DialectRegistry(), ToolRegistry(), VoicePackRegistry()
         plugins.register_all("register_dialects", "dialects", dialects.register, settings=settings)
         plugins.register_all("register_tools", "tools", tools.register, settings=settings)

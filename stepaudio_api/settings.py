@@ -64,6 +64,8 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True):
     data_dir: str = "data"
     log_level: str = "info"
     plugins: list[str] | None = None
+    # log every plugin hook call (STEPAUDIO_TRACE_PLUGINS=1)
+    trace_plugins: bool = False
     # "" means SQLite at <data_dir>/stepaudio.db; PostgreSQL: postgresql+asyncpg://user@host/db
     database_url: str = ""
     auth_required: bool = False
