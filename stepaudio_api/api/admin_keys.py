@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import msgspec
 from litestar import Request, Router, delete, get, patch, post
+from litestar.params import FromPath
 
+from stepaudio_api.api.dependencies import ServicesDependency
 from stepaudio_api.api.json_body import decode_json_body
 from stepaudio_api.errors import InvalidRequest, NotFound
 from stepaudio_api.protocol.admin import (
@@ -15,7 +17,6 @@ from stepaudio_api.protocol.admin import (
     KeyUpdateRequest,
     MonthUsage,
 )
-from stepaudio_api.services import Services
 from stepaudio_api.store.tables import ApiKey, QuotaCounter, utc_now
 from stepaudio_api.store.usage import month_of
 
@@ -39,7 +40,7 @@ def key_object(key: ApiKey, counter: QuotaCounter | None, period: str) -> KeyObj
     )
 
 
-async def _described(services: Services, keys: list[ApiKey]) -> list[KeyObject]:
+async def _described(services: ServicesDependency, keys: list[ApiKey]) -> list[KeyObject]:
     period = month_of(utc_now())
     counters = await services.usage.month_usage([k.id for k in keys], period)
     return [key_object(k, counters.get(k.id), period) for k in keys]
@@ -52,7 +53,7 @@ def _check_quotas(quota_characters: object, quota_audio_seconds: object) -> None
             raise InvalidRequest(f"{name} must be >= 0, or null for unlimited", param=name)
 
 
-async def _key(services: Services, key_id: str) -> ApiKey:
+async def _key(services: ServicesDependency, key_id: FromPath[str]) -> ApiKey:
     key = await services.keys.get(key_id)
     if key is None:
         raise NotFound(f"No API key with id '{key_id}'", param="key_id", code="key_not_found")
@@ -60,7 +61,7 @@ async def _key(services: Services, key_id: str) -> ApiKey:
 
 
 @post("/", status_code=201)
-async def create_key(request: Request, services: Services) -> KeyObject:
+async def create_key(request: Request, services: ServicesDependency) -> KeyObject:
     body = decode_json_body(await request.body(), KeyCreateRequest)
     if not body.name.strip():
         raise InvalidRequest("'name' must not be empty", param="name")
@@ -74,18 +75,20 @@ async def create_key(request: Request, services: Services) -> KeyObject:
 
 
 @get("/")
-async def list_keys(services: Services) -> KeyList:
+async def list_keys(services: ServicesDependency) -> KeyList:
     return KeyList(data=await _described(services, await services.keys.list()))
 
 
 @get("/{key_id:str}")
-async def retrieve_key(key_id: str, services: Services) -> KeyObject:
+async def retrieve_key(key_id: FromPath[str], services: ServicesDependency) -> KeyObject:
     (described,) = await _described(services, [await _key(services, key_id)])
     return described
 
 
 @patch("/{key_id:str}")
-async def update_key(key_id: str, request: Request, services: Services) -> KeyObject:
+async def update_key(
+    key_id: FromPath[str], request: Request, services: ServicesDependency
+) -> KeyObject:
     body = decode_json_body(await request.body(), KeyUpdateRequest)
     _check_quotas(body.quota_characters, body.quota_audio_seconds)
     await _key(services, key_id)
@@ -101,7 +104,7 @@ async def update_key(key_id: str, request: Request, services: Services) -> KeyOb
 
 
 @delete("/{key_id:str}", status_code=200)
-async def revoke_key(key_id: str, services: Services) -> KeyDeleted:
+async def revoke_key(key_id: FromPath[str], services: ServicesDependency) -> KeyDeleted:
     await _key(services, key_id)
     await services.keys.revoke(key_id)
     return KeyDeleted(id=key_id)

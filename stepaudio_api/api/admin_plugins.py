@@ -7,9 +7,9 @@ from typing import Any
 
 from litestar import get
 
-from stepaudio_api.services import Services
+from stepaudio_api.api.dependencies import ServicesDependency
 
 
 @get("/admin/plugins")
-async def list_plugins(services: Services) -> dict[str, Any]:
+async def list_plugins(services: ServicesDependency) -> dict[str, Any]:
     return {"object": "list", "data": [asdict(p) for p in services.plugins.describe()]}

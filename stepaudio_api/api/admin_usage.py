@@ -9,8 +9,8 @@ from typing import Any
 
 from litestar import Request, Response, Router, get
 
+from stepaudio_api.api.dependencies import ServicesDependency
 from stepaudio_api.errors import InvalidRequest
-from stepaudio_api.services import Services
 from stepaudio_api.store.usage import GROUPS
 
 CSV_COLUMNS = {
@@ -64,7 +64,7 @@ def _csv(rows: list[dict[str, Any]], groups: list[str]) -> bytes:
 
 
 @get("/")
-async def usage_totals(request: Request, services: Services) -> Response[Any]:
+async def usage_totals(request: Request, services: ServicesDependency) -> Response[Any]:
     groups = _group_by(request)
     start, end = _day(request, "start"), _day(request, "end")
     if start and end and start > end:
@@ -90,7 +90,7 @@ async def usage_totals(request: Request, services: Services) -> Response[Any]:
 
 
 @get("/records")
-async def usage_records(request: Request, services: Services) -> dict[str, Any]:
+async def usage_records(request: Request, services: ServicesDependency) -> dict[str, Any]:
     params = request.query_params
     try:
         limit = int(params.get("limit", "100"))

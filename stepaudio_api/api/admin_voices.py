@@ -7,8 +7,10 @@ from urllib.parse import quote
 
 import msgspec
 from litestar import Request, Response, Router, delete, get, patch, post
+from litestar.params import FromPath
 from litestar.response import Stream
 
+from stepaudio_api.api.dependencies import ServicesDependency
 from stepaudio_api.api.forms import FORM_OVERHEAD_BYTES, form_bool, form_file, form_text
 from stepaudio_api.api.json_body import decode_json_body
 from stepaudio_api.api.request_context import caller_of, request_id_of
@@ -23,13 +25,12 @@ from stepaudio_api.protocol.voices import (
     VoicePreviewRequest,
     VoiceUpdateRequest,
 )
-from stepaudio_api.services import Services
 
 ADMIN_FIELDS = {"description", "language", "denoise"}
 AUDIO_TYPES = {"wav": "audio/wav", "flac": "audio/flac"}
 
 
-async def create_profile(request: Request, services: Services) -> VoiceObject:
+async def create_profile(request: Request, services: ServicesDependency) -> VoiceObject:
     form = await read_voice_form(request, ADMIN_FIELDS)
     name = required_text(form, "name")
     upload = form_file(form, "audio_sample", services.settings.voices.max_upload_bytes)
@@ -50,20 +51,22 @@ async def create_profile(request: Request, services: Services) -> VoiceObject:
 
 
 @get("/")
-async def list_profiles(services: Services) -> VoiceList:
+async def list_profiles(services: ServicesDependency) -> VoiceList:
     profiles = await services.voices.store.list()
     listings = [services.voices.profile_listing(p) for p in profiles]
     return VoiceList(data=[voice_object(v, admin=True) for v in listings])
 
 
 @get("/{voice_id:str}")
-async def retrieve_profile(voice_id: str, services: Services) -> VoiceObject:
+async def retrieve_profile(voice_id: FromPath[str], services: ServicesDependency) -> VoiceObject:
     profile = await services.voices.get_profile(voice_id)
     return voice_object(services.voices.profile_listing(profile), admin=True)
 
 
 @patch("/{voice_id:str}")
-async def update_profile(voice_id: str, request: Request, services: Services) -> VoiceObject:
+async def update_profile(
+    voice_id: FromPath[str], request: Request, services: ServicesDependency
+) -> VoiceObject:
     body = decode_json_body(await request.body(), VoiceUpdateRequest)
     changes = {
         name: value
@@ -75,13 +78,15 @@ async def update_profile(voice_id: str, request: Request, services: Services) ->
 
 
 @delete("/{voice_id:str}", status_code=200)
-async def delete_profile(voice_id: str, services: Services) -> VoiceDeleted:
+async def delete_profile(voice_id: FromPath[str], services: ServicesDependency) -> VoiceDeleted:
     await services.voices.delete_voice(voice_id)
     return VoiceDeleted(id=voice_id)
 
 
 @get("/{voice_id:str}/audio")
-async def download_audio(voice_id: str, request: Request, services: Services) -> Response[bytes]:
+async def download_audio(
+    voice_id: FromPath[str], request: Request, services: ServicesDependency
+) -> Response[bytes]:
     """The prepared reference clip: 16-bit WAV (default) or FLAC, as stored."""
     audio_format = request.query_params.get("format", "wav")
     if audio_format not in AUDIO_TYPES:
@@ -101,7 +106,9 @@ async def download_audio(voice_id: str, request: Request, services: Services) ->
 
 
 @post("/{voice_id:str}/preview", status_code=200)
-async def preview(voice_id: str, request: Request, services: Services) -> Stream:
+async def preview(
+    voice_id: FromPath[str], request: Request, services: ServicesDependency
+) -> Stream:
     """Speak `input` in the cloned voice, as POST /v1/audio/speech would."""
     body = decode_json_body(await request.body(), VoicePreviewRequest)
     profile = await services.voices.get_profile(voice_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from litestar import Response, get
 
-from stepaudio_api.services import Services
+from stepaudio_api.api.dependencies import ServicesDependency
 
 
 @get("/health", sync_to_thread=False)
@@ -13,7 +13,7 @@ def health() -> dict[str, str]:
 
 
 @get("/ready")
-async def ready(services: Services) -> Response[dict[str, object]]:
+async def ready(services: ServicesDependency) -> Response[dict[str, object]]:
     engines = dict(services.engines.state)
     database = "ready" if await services.database.ping() else "unreachable"
     # an engine whose plugin is not installed does not hold readiness back; it is listed

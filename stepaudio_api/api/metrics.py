@@ -9,8 +9,8 @@ from litestar import Response, get
 from litestar.types import ASGIApp, Receive, Scope, Send
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from stepaudio_api.api.dependencies import ServicesDependency
 from stepaudio_api.metrics import Metrics
-from stepaudio_api.services import Services
 
 
 class CountRequests:
@@ -45,5 +45,5 @@ class CountRequests:
 
 
 @get("/metrics", sync_to_thread=False)
-def metrics(services: Services) -> Response[bytes]:
+def metrics(services: ServicesDependency) -> Response[bytes]:
     return Response(services.metrics.render(), media_type=CONTENT_TYPE_LATEST)

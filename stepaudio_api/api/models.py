@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from litestar import get
+from litestar.params import FromPath
 
+from stepaudio_api.api.dependencies import ServicesDependency
 from stepaudio_api.protocol.models import ModelList, ModelObject
-from stepaudio_api.services import Services
 from stepaudio_api.serving.models import ServedModel
 
 
-def _objects(model: ServedModel, services: Services) -> list[ModelObject]:
+def _objects(model: ServedModel, services: ServicesDependency) -> list[ModelObject]:
     capabilities = {
         **model.engine.describe(),
         "engine": model.engine_name,
@@ -31,11 +32,11 @@ def _objects(model: ServedModel, services: Services) -> list[ModelObject]:
 
 
 @get("/v1/models", sync_to_thread=False)
-def list_models(services: Services) -> ModelList:
+def list_models(services: ServicesDependency) -> ModelList:
     return ModelList(data=[obj for m in services.models.models for obj in _objects(m, services)])
 
 
 @get("/v1/models/{model_id:str}", sync_to_thread=False)
-def retrieve_model(model_id: str, services: Services) -> ModelObject:
+def retrieve_model(model_id: FromPath[str], services: ServicesDependency) -> ModelObject:
     model = services.models.get(model_id)
     return next(obj for obj in _objects(model, services) if obj.id == model_id)

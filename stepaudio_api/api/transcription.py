@@ -8,11 +8,11 @@ from litestar import Request, Router, post
 from litestar.datastructures import FormMultiDict
 from litestar.response import Stream
 
+from stepaudio_api.api.dependencies import ServicesDependency
 from stepaudio_api.api.forms import FORM_OVERHEAD_BYTES, form_bool, form_file, form_text, read_form
 from stepaudio_api.api.request_context import caller_of, request_id_of
 from stepaudio_api.api.streaming import start_streaming
 from stepaudio_api.errors import InvalidRequest
-from stepaudio_api.services import Services
 from stepaudio_api.serving.transcription import TranscriptionJob
 
 _TRANSCRIPTION_FIELDS = {
@@ -58,7 +58,7 @@ def _job(form: FormMultiDict, task: Literal["transcribe", "translate"]) -> Trans
 
 
 async def _recognize(
-    request: Request, services: Services, task: Literal["transcribe", "translate"]
+    request: Request, services: ServicesDependency, task: Literal["transcribe", "translate"]
 ) -> Stream:
     allowed = _TRANSCRIPTION_FIELDS if task == "transcribe" else _TRANSLATION_FIELDS
     form = await read_form(request, allowed)
@@ -71,12 +71,12 @@ async def _recognize(
 
 
 @post("/audio/transcriptions", status_code=200)
-async def create_transcription(request: Request, services: Services) -> Stream:
+async def create_transcription(request: Request, services: ServicesDependency) -> Stream:
     return await _recognize(request, services, "transcribe")
 
 
 @post("/audio/translations", status_code=200)
-async def create_translation(request: Request, services: Services) -> Stream:
+async def create_translation(request: Request, services: ServicesDependency) -> Stream:
     return await _recognize(request, services, "translate")
 
 

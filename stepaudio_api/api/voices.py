@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from litestar import Request, Router, delete, get, post
 from litestar.datastructures import FormMultiDict
+from litestar.params import FromPath
 
+from stepaudio_api.api.dependencies import ServicesDependency
 from stepaudio_api.api.forms import FORM_OVERHEAD_BYTES, MULTIPART, form_file, form_text, read_form
 from stepaudio_api.api.request_context import caller_of, request_id_of
 from stepaudio_api.errors import InvalidRequest
 from stepaudio_api.protocol.voices import VoiceDeleted, VoiceList, VoiceObject
-from stepaudio_api.services import Services
 from stepaudio_api.serving.voices import VoiceListing
 from stepaudio_api.store.tables import VoiceProfile
 
@@ -68,7 +69,7 @@ async def read_voice_form(request: Request, extra_fields: set[str]) -> FormMulti
     return form
 
 
-async def create_voice(request: Request, services: Services) -> VoiceObject:
+async def create_voice(request: Request, services: ServicesDependency) -> VoiceObject:
     form = await read_voice_form(request, set())
     name = required_text(form, "name")
     upload = form_file(form, "audio_sample", services.settings.voices.max_upload_bytes)
@@ -86,17 +87,17 @@ async def create_voice(request: Request, services: Services) -> VoiceObject:
 
 
 @get("/")
-async def list_voices(services: Services) -> VoiceList:
+async def list_voices(services: ServicesDependency) -> VoiceList:
     return VoiceList(data=[voice_object(v) for v in await services.voices.list_voices()])
 
 
 @get("/{voice_id:str}")
-async def retrieve_voice(voice_id: str, services: Services) -> VoiceObject:
+async def retrieve_voice(voice_id: FromPath[str], services: ServicesDependency) -> VoiceObject:
     return voice_object(await services.voices.get_voice(voice_id))
 
 
 @delete("/{voice_id:str}", status_code=200)
-async def delete_voice(voice_id: str, services: Services) -> VoiceDeleted:
+async def delete_voice(voice_id: FromPath[str], services: ServicesDependency) -> VoiceDeleted:
     await services.voices.delete_voice(voice_id)
     return VoiceDeleted(id=voice_id)
 
