@@ -83,3 +83,10 @@ class QuotaExceeded(APIError):
         super().__init__(
             message, code="insufficient_quota", headers={"Retry-After": str(retry_after)}
         )
+
+
+class GatewayTimeout(APIError):
+    """Something the server waits on (an upstream service, a tool) did not answer in time."""
+
+    status = 504
+    type = "server_error"

@@ -72,8 +72,8 @@ def test_a_cloning_engine_gets_the_reference_and_transcript(
         models=[*settings.models, ModelSettings(id="step-audio-tts-3b", engine="stand-in")],
     )
 
-    def plugin_manager(only: list[str] | None = None) -> Any:
-        pm = get_plugin_manager(only)
+    def plugin_manager(only: list[str] | None = None, *args: Any) -> Any:
+        pm = get_plugin_manager(only, *args)
         pm.manager.register(StandInPlugin(), name="cloning-stand-in")
         return pm
 
