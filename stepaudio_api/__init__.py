@@ -6,7 +6,7 @@ Plugins import what they need from here: ``hookimpl`` and the things they regist
 import pluggy
 
 from stepaudio_api.extensions.dialects import Dialect
-from stepaudio_api.extensions.tools import Tool, ToolError
+from stepaudio_api.extensions.tools import Tool, ToolError, ToolTimeout
 from stepaudio_api.extensions.voices import PackVoice
 
 __version__ = "0.1.0"
@@ -14,4 +14,4 @@ __version__ = "0.1.0"
 hookimpl = pluggy.HookimplMarker("stepaudio_api")
 """Marker for plugin hook implementations: ``from stepaudio_api import hookimpl``."""
 
-__all__ = ["Dialect", "PackVoice", "Tool", "ToolError", "__version__", "hookimpl"]
+__all__ = ["Dialect", "PackVoice", "Tool", "ToolError", "ToolTimeout", "__version__", "hookimpl"]

@@ -15,6 +15,7 @@ from litestar.types import ASGIApp
 from stepaudio_api.api import (
     admin_keys,
     admin_plugins,
+    admin_tools,
     admin_usage,
     admin_voices,
     health,
@@ -67,6 +68,7 @@ def create_litestar(services: Services) -> Litestar:
             admin_usage.usage_router,
             admin_voices.admin_voices_router(settings.voices.max_upload_bytes),
             admin_plugins.list_plugins,
+            admin_tools.tools_router,
         ],
         dependencies={"services": Provide(lambda: services, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
