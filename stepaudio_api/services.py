@@ -67,7 +67,7 @@ class Services:
             usage=UsageLedger(database),
             metrics=metrics,
             writes=BackgroundWrites(),
-            speech=SpeechServing(settings, models, profiles),
+            speech=SpeechServing(settings, models, profiles, dialects, voice_packs),
             transcription=TranscriptionServing(models),
             voices=VoiceServing(settings, models, profiles, voice_packs),
         )

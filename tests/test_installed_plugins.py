@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from audio_checks import decode
 from conftest import ServerProcess
 from keys import admin_get, create_key
 
@@ -114,6 +115,11 @@ def test_an_installed_plugin_adds_a_voice_a_tool_and_a_dialect(
         voices = httpx.get(f"{server.base_url}/v1/audio/voices").json()["data"]
         mine = [v for v in voices if v["id"] == "installed-voice"]
         assert mine and mine[0]["plugin"] == "good" and mine[0]["models"] == ["step-audio-tts"]
+        spoken = server.client().audio.speech.create(
+            model="tts-1", voice="installed-voice", input="From a plugin.", response_format="wav"
+        )
+        assert decode(spoken.read(), "wav").duration > 0.5
+        assert server.client().models.retrieve("tts-1")  # the server is whole
         listing = server.cli("plugins").stdout
         assert "good 1.2.3: register_dialects, register_tools, register_voices" in listing
         assert "error: import raised ImportError: this plugin cannot be imported" in listing

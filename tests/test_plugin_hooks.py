@@ -78,6 +78,13 @@ def test_hook_register_voices(server: Any) -> None:
     assert narrator["type"] == "plugin" and narrator["plugin"] == "recording"
     assert narrator["models"] == ["step-audio-tts"]
     assert narrator["description"] == "joe, for audiobooks"
+    spoken = server.post(
+        "/v1/audio/speech",
+        headers={"Authorization": "Bearer sso-ticket-42"},
+        json={"model": "tts-1", "voice": "joe-narrator", "input": "Chapter one.",
+              "response_format": "pcm"},
+    )  # fmt: skip
+    assert spoken.status_code == 200 and len(spoken.content) > 24000  # over half a second
 
 
 def test_hook_register_tools(server: Any) -> None:

@@ -14,12 +14,14 @@ def _objects(model: ServedModel, services: ServicesDependency) -> list[ModelObje
     capabilities = {
         **model.engine.describe(),
         "engine": model.engine_name,
+        "engine_type": model.engine.type,
         "state": services.engines.state[model.engine_name],
     }
     if model.capability == "speech":
         own = set(capabilities["voices"])
         aliases = services.settings.speech.voice_aliases
         capabilities["openai_voices"] = {k: v for k, v in aliases.items() if v in own}
+        capabilities["controls"] = services.speech.router.controls(model)
     main = ModelObject(
         id=model.id, created=model.created, capabilities=capabilities,
         description=model.description or None,

@@ -11,25 +11,30 @@ from stepaudio_api.audio.frames import mono_float_frame
 ATEMPO_MIN = 0.5  # one atempo instance accepts 0.5..100; chain instances below that
 
 
-def _atempo_factors(speed: float) -> list[float]:
+def atempo_stages(speed: float) -> list[tuple[str, str]]:
+    """atempo filters whose product is ``speed`` (none for 1.0)."""
+    if abs(speed - 1.0) < 1e-6:
+        return []
     factors: list[float] = []
     while speed < ATEMPO_MIN:
         factors.append(ATEMPO_MIN)
         speed /= ATEMPO_MIN
     factors.append(speed)
-    return factors
+    return [("atempo", f"{factor:.6f}") for factor in factors]
 
 
-class TempoStretcher:
-    """Feed mono float32 chunks; get them back ``speed`` times faster, pitch unchanged."""
+class AudioFilterChain:
+    """Mono float32 chunks through a chain of ffmpeg audio filters, streaming; what comes out
+    is mono float32 at the input's rate."""
 
-    def __init__(self, sample_rate: int, speed: float) -> None:
+    def __init__(self, sample_rate: int, stages: list[tuple[str, str]]) -> None:
         self.sample_rate = sample_rate
         self._graph = av.filter.Graph()
         self._source = self._graph.add_abuffer(format="flt", sample_rate=sample_rate, layout="mono")
         node = self._source
-        for factor in _atempo_factors(speed):
-            stage = self._graph.add("atempo", f"{factor:.6f}")
+        output = f"sample_fmts=flt:sample_rates={sample_rate}:channel_layouts=mono"
+        for name, arguments in [*stages, ("aformat", output)]:
+            stage = self._graph.add(name, arguments)
             node.link_to(stage)
             node = stage
         self._sink = self._graph.add("abuffersink")
@@ -55,3 +60,10 @@ class TempoStretcher:
     def finish(self) -> np.ndarray:
         self._source.push(None)
         return self._pull()
+
+
+class TempoStretcher(AudioFilterChain):
+    """Feed mono float32 chunks; get them back ``speed`` times faster, pitch unchanged."""
+
+    def __init__(self, sample_rate: int, speed: float) -> None:
+        super().__init__(sample_rate, atempo_stages(speed))

@@ -6,11 +6,14 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
 from stepaudio_api.engines.worker_pool import WorkerPool
+
+if TYPE_CHECKING:
+    from stepaudio_api.serving.speech_style import SpeechStyle
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +51,10 @@ class SynthesisOptions:
     speed: float = 1.0
     reference: VoiceReference | None = None
     """Set for a cloned voice; only engines with ``clones_voices`` are given one."""
+    style: SpeechStyle | None = None
+    """How it should sound (emotion, dialect, mode). An engine acts on the emotion only if it
+    lists it in ``emotions``, and serving approximates it otherwise; Step-Audio engines write
+    it with ``stepaudio_api.serving.step_audio_tags.step_audio_prefix``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +134,11 @@ class Synthesizer(Engine):
     languages: tuple[str, ...] = ()
     clones_voices: bool = False
     """True when the engine speaks in the voice of ``options.reference`` (a cloned voice)."""
+    emotions: tuple[str, ...] = ()
+    """Emotions the engine itself acts from ``options.style`` (happy, angry, sad, coy); for
+    the others serving approximates them through pitch, rate and energy."""
+    modes: tuple[str, ...] = ("speak",)
+    """What it can do besides speaking: "sing", "rap", "hum"; a request for another is a 400."""
 
     @abstractmethod
     def synthesize(self, text: str, options: SynthesisOptions) -> AsyncIterator[PcmChunk]:
@@ -139,6 +151,8 @@ class Synthesizer(Engine):
             "languages": list(self.languages),
             "voices": [v.name for v in self.voices],
             "clones_voices": self.clones_voices,
+            "native_emotions": list(self.emotions),
+            "modes": list(self.modes),
             "streaming": True,
             "speed": {"min": 0.25, "max": 4.0, "native": self.native_speed},
         }

@@ -11,7 +11,7 @@ def _unchanged(text: str) -> str:
     return text
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class Dialect:
     name: str
     """The canonical id, lower case ASCII: "cantonese", "sichuanese", "mandarin", "english"."""
@@ -28,13 +28,23 @@ class Dialect:
     """Text normalisation before synthesis (numbers to words, ...)."""
     fallback_voices: tuple[tuple[str, str], ...] = ()
     """(engine type, voice) pairs of embedded engines that speak it, best first."""
+    step_audio_tag_aliases: tuple[str, ...] = ()
+    """Other tags Step-Audio reads as this dialect ("广东话" beside "粤语"): a request that names
+    the dialect by one of them gets that tag."""
     plugin: str = ""
     """Set by the registry: the plugin that registered it."""
     extra: dict[str, object] = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        return f"Dialect({self.name!r})"
+
     def names(self) -> Iterable[str]:
         yield self.name
         yield from self.aliases
+
+    def step_audio_tag_for(self, name: str) -> str:
+        """The tag to write when the request named the dialect ``name``."""
+        return name if name in self.step_audio_tag_aliases else self.step_audio_tag
 
 
 class DialectRegistry:

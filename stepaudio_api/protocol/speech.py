@@ -23,10 +23,19 @@ class SpeechRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Control the voice of your generated audio with additional instructions."""
     response_format: ResponseFormat = "mp3"
     """The format to return audio in."""
-    speed: Annotated[float, msgspec.Meta(ge=0.25, le=4.0)] = 1.0
-    """The speed of the generated audio, 0.25 to 4.0."""
+    speed: Annotated[float, msgspec.Meta(ge=0.25, le=4.0)] | msgspec.UnsetType = msgspec.UNSET
+    """The speed of the generated audio, 0.25 to 4.0 (default 1.0; unset, speed words in
+    ``instructions`` may set it)."""
     stream_format: Literal["sse", "audio"] = "audio"
     """The format to stream the audio in: raw audio bytes, or server-sent events."""
+    emotion: str | None = None
+    """Ours: happy, angry, sad, coy or neutral (or 高兴, 生气, 悲伤, 撒娇)."""
+    emotion_intensity: Annotated[int, msgspec.Meta(ge=1, le=5)] | None = None
+    """Ours: how strongly, 1 to 5 (default 3 when an emotion is given)."""
+    dialect: str | None = None
+    """Ours: a language or dialect by name or alias: cantonese, 粤语, sichuanese, en, ..."""
+    style: str | None = None
+    """Ours: speak, sing, rap or hum (default speak)."""
     sample_rate: int | None = None
     """Ours: the output sample rate (default 24000, as OpenAI's)."""
 

@@ -7,13 +7,16 @@ import math
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
+import msgspec
 import numpy as np
 
 from stepaudio_api.audio.encode import AUDIO_FORMATS, DEFAULT_OUTPUT_RATE, AudioEncoder
+from stepaudio_api.audio.prosody import NEUTRAL, ProsodyShaper, prosody_for
 from stepaudio_api.audio.reference_clip import load_flac
-from stepaudio_api.audio.tempo import TempoStretcher
 from stepaudio_api.engines.base import SynthesisOptions, Synthesizer, VoiceReference
 from stepaudio_api.errors import InvalidRequest
+from stepaudio_api.extensions.dialects import DialectRegistry
+from stepaudio_api.extensions.voices import VoicePackRegistry
 from stepaudio_api.protocol.speech import (
     SpeechAudioDelta,
     SpeechAudioDone,
@@ -24,6 +27,8 @@ from stepaudio_api.protocol.sse import sse_event
 from stepaudio_api.serving.byte_stream import ByteStream
 from stepaudio_api.serving.metering import RequestMeter
 from stepaudio_api.serving.models import ModelCatalog
+from stepaudio_api.serving.speech_routing import SpeechRouter
+from stepaudio_api.serving.speech_style import SpeechStyle, StyleResolver
 from stepaudio_api.serving.text_chunks import split_for_speech
 from stepaudio_api.settings import Settings
 from stepaudio_api.store.voices import VOICE_ID, VoiceProfileStore
@@ -34,17 +39,43 @@ OUTPUT_TOKENS_PER_SECOND = 25
 
 class SpeechServing:
     def __init__(
-        self, settings: Settings, catalog: ModelCatalog, profiles: VoiceProfileStore
+        self,
+        settings: Settings,
+        catalog: ModelCatalog,
+        profiles: VoiceProfileStore,
+        dialects: DialectRegistry | None = None,
+        voice_packs: VoicePackRegistry | None = None,
     ) -> None:
         self.settings = settings
         self.catalog = catalog
         self.profiles = profiles
+        self.voice_packs = voice_packs if voice_packs is not None else VoicePackRegistry()
+        self.dialects = dialects if dialects is not None else DialectRegistry()
+        self.styles = StyleResolver(self.dialects)
+        self.router = SpeechRouter(catalog, self.dialects)
+
+    def resolve_style(self, request: SpeechRequest) -> SpeechStyle:
+        """The request's style: its extension fields, then what its instructions say."""
+        return self.styles.resolve(
+            instructions=request.instructions,
+            emotion=request.emotion,
+            emotion_intensity=request.emotion_intensity,
+            dialect=request.dialect,
+            style=request.style,
+            speed=None if request.speed is msgspec.UNSET else request.speed,
+        )
 
     def resolve_voice(self, engine: Synthesizer, name: str) -> str | None:
-        """The engine's own voice that a name or OpenAI alias stands for; None when it is
-        neither (it may be a cloned voice, looked up in the store once streaming starts)."""
+        """The engine's own voice that a name, a voice pack's voice or an OpenAI alias stands
+        for; None when it is none of these (it may be a cloned voice, looked up in the store
+        once streaming starts)."""
         own = {v.name for v in engine.voices}
-        resolved = name if name in own else self.settings.speech.voice_aliases.get(name)
+        if name in own:
+            return name
+        pack = self.voice_packs.voices.get(name)
+        if pack is not None and pack.engine_type == engine.type and pack.preset in own:
+            return pack.preset
+        resolved = self.settings.speech.voice_aliases.get(name)
         return resolved if resolved in own else None
 
     async def resolve_cloned_voice(
@@ -99,8 +130,12 @@ class SpeechServing:
         model = self.catalog.resolve(request.model, "speech")
         engine = model.engine
         assert isinstance(engine, Synthesizer)
+        style = self.resolve_style(request)
         name = request.voice if isinstance(request.voice, str) else request.voice.id
         builtin = self.resolve_voice(engine, name)
+        route = self.router.route(model, builtin or name, builtin is not None, style)
+        model, engine = route.model, route.engine
+        spoken = text if style.dialect is None else style.dialect.normalize(text) or text
         audio_format = AUDIO_FORMATS[request.response_format]
         sample_rate = request.sample_rate or DEFAULT_OUTPUT_RATE
         if sample_rate not in audio_format.sample_rates:
@@ -110,19 +145,20 @@ class SpeechServing:
                 f"choose one of {rates}",
                 param="sample_rate",
             )
-        options = SynthesisOptions(voice=builtin or name, speed=request.speed)
+        options = SynthesisOptions(voice=route.voice, speed=style.speed, style=style)
         audio = self._encoded_audio(
             engine,
-            text,
+            spoken,
             options,
             request.response_format,
             sample_rate,
             model.id,
             meter,
-            cloned=builtin is None,
+            characters=len(text),
+            cloned=not route.builtin,
         )
         if request.stream_format == "sse":
-            return ByteStream("text/event-stream", self._sse(audio, text))
+            return ByteStream("text/event-stream", self._sse(audio, len(text)))
         return ByteStream(audio_format.content_type, self._bytes_only(audio))
 
     async def _encoded_audio(
@@ -134,21 +170,21 @@ class SpeechServing:
         sample_rate: int,
         model_id: str,
         meter: RequestMeter | None,
+        *,
+        characters: int,
         cloned: bool = False,
     ) -> AsyncIterator[tuple[bytes, float]]:
         """Encoded bytes, each with the seconds of audio made so far. Engines without native
-        speed control speak at 1.0 and the audio is time-stretched (pitch kept)."""
+        speed control speak at 1.0 and the audio is time-stretched (pitch kept); an emotion
+        the engine cannot act is approximated by pitch, rate and energy. ``characters`` is
+        what is charged: the input as sent, not as normalised."""
         if cloned:  # before the first byte, so a refusal is still a 4xx
             voice, reference = await self.resolve_cloned_voice(engine, model_id, options.voice)
             options = replace(options, voice=voice, reference=reference)
         if meter is not None:
-            await meter.admit(model_id, characters=len(text))
-            meter.measured.input_characters = meter.measured.input_tokens = len(text)
-        speed = options.speed
-        stretcher = None
-        if not engine.native_speed and speed != 1.0:
-            stretcher = TempoStretcher(engine.sample_rate, speed)
-            options = replace(options, speed=1.0)
+            await meter.admit(model_id, characters=characters)
+            meter.measured.input_characters = meter.measured.input_tokens = characters
+        shaper, options = _shaping(engine, options)
         pause_scale = 1.0 / options.speed
         async with engine.reserve():
             encoder = AudioEncoder(response_format, engine.sample_rate, sample_rate)
@@ -156,8 +192,8 @@ class SpeechServing:
 
             def encode(samples: np.ndarray) -> bytes:
                 nonlocal produced
-                if stretcher is not None:
-                    samples = stretcher.process(samples)
+                if shaper is not None:
+                    samples = shaper.process(samples)
                 produced += len(samples)
                 if meter is not None:
                     meter.measured.audio_seconds_out = produced / engine.sample_rate
@@ -174,8 +210,8 @@ class SpeechServing:
                     pause = np.zeros(int(engine.sample_rate * chunk.pause_after * pause_scale))
                     if data := encode(pause):
                         yield data, produced / engine.sample_rate
-            if stretcher is not None:
-                tail = stretcher.finish()
+            if shaper is not None:
+                tail = shaper.finish()
                 produced += len(tail)
                 if meter is not None:
                     meter.measured.audio_seconds_out = produced / engine.sample_rate
@@ -191,17 +227,40 @@ class SpeechServing:
             yield data
 
     @staticmethod
-    async def _sse(audio: AsyncIterator[tuple[bytes, float]], text: str) -> AsyncIterator[bytes]:
+    async def _sse(
+        audio: AsyncIterator[tuple[bytes, float]], characters: int
+    ) -> AsyncIterator[bytes]:
         seconds = 0.0
         async for data, seconds in audio:  # noqa: B007 - the last value is the total
             delta = SpeechAudioDelta(audio=base64.b64encode(data).decode())
             yield sse_event(delta)
         output_tokens = math.ceil(seconds * OUTPUT_TOKENS_PER_SECOND)
         usage = SpeechUsage(
-            input_tokens=len(text),
+            input_tokens=characters,
             output_tokens=output_tokens,
-            total_tokens=len(text) + output_tokens,
-            input_characters=len(text),
+            total_tokens=characters + output_tokens,
+            input_characters=characters,
             output_audio_seconds=round(seconds, 3),
         )
         yield sse_event(SpeechAudioDone(usage=usage))
+
+
+def _shaping(
+    engine: Synthesizer, options: SynthesisOptions
+) -> tuple[ProsodyShaper | None, SynthesisOptions]:
+    """The filter serving runs the engine's audio through (None when it has nothing to do),
+    and the options the engine is then asked for: speed it does not do natively becomes a
+    time-stretch, an emotion it does not act becomes pitch, rate and energy."""
+    style = options.style
+    prosody = NEUTRAL
+    if style is not None and style.emotion is not None and style.emotion not in engine.emotions:
+        prosody = prosody_for(style.emotion, style.intensity)
+    tempo = 1.0
+    if engine.native_speed:
+        options = replace(options, speed=options.speed * prosody.rate)
+        prosody = replace(prosody, rate=1.0)
+    else:
+        tempo, options = options.speed, replace(options, speed=1.0)
+    if tempo == 1.0 and prosody == NEUTRAL:
+        return None, options
+    return ProsodyShaper(engine.sample_rate, tempo, prosody), options
