@@ -35,7 +35,12 @@ def test_health_and_ready(server) -> None:  # type: ignore[no-untyped-def]
     assert httpx.get(f"{server.base_url}/health").json() == {"status": "ok"}
     ready = httpx.get(f"{server.base_url}/ready").json()
     assert ready["status"] == "ready"
-    assert ready["engines"] == {"piper-joe": "ready", "whisper-tiny-en": "ready"}
+    assert ready["engines"] == {
+        "piper-joe": "ready",
+        "whisper-tiny-en": "ready",
+        "whisper-base": "ready",
+        "espeak": "ready",
+    }
 
 
 def test_unknown_route_and_method(server) -> None:  # type: ignore[no-untyped-def]

@@ -1,14 +1,18 @@
-"""The embedded server with both engines loaded stays under 1 GB resident."""
+"""The embedded server with all its engines loaded stays under 1 GB resident."""
 
 import psutil
 
 
 def test_server_resident_memory_under_1_gb(server, client) -> None:  # type: ignore[no-untyped-def]
-    # exercise both engines first, so their lazily allocated buffers count
+    # exercise every engine first, so their lazily allocated buffers count
     client.audio.speech.create(model="tts-1", voice="alloy", input="Memory check.").read()
     audio = client.audio.speech.create(
         model="tts-1", voice="alloy", input="Memory check.", response_format="wav"
     ).read()
     client.audio.transcriptions.create(model="whisper-1", file=("m.wav", audio))
+    chinese = client.audio.speech.create(
+        model="step-audio-tts-espeak", voice="cmn", input="内存检查。", response_format="wav"
+    ).read()
+    client.audio.transcriptions.create(model="step-audio-asr-multilingual", file=("m.wav", chinese))
     rss = psutil.Process(server.process.pid).memory_info().rss
     assert rss < 1024**3, f"{rss / 2**20:.0f} MB"

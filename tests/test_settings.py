@@ -12,7 +12,14 @@ from stepaudio_api.settings import SettingsError, load_settings
 def test_defaults_declare_the_embedded_models() -> None:
     settings = load_settings(environ={})
     ids = {m.id: m for m in settings.models}
-    assert set(ids) == {"step-audio-tts", "step-audio-asr"}
+    assert set(ids) == {
+        "step-audio-tts",
+        "step-audio-asr",
+        "step-audio-asr-multilingual",
+        "step-audio-tts-espeak",
+    }
+    assert settings.engines[ids["step-audio-tts-espeak"].engine]["type"] == "espeak-ng"
+    assert settings.voices.transcription_model == "step-audio-asr-multilingual"
     assert "tts-1" in ids["step-audio-tts"].aliases and "whisper-1" in ids["step-audio-asr"].aliases
     assert settings.server.max_upload_bytes == 25 * 1024 * 1024
     assert settings.speech.voice_aliases["alloy"] == "joe"

@@ -1,4 +1,4 @@
-"""Embedded speech recognition: faster-whisper (CTranslate2) with a model from a pip package."""
+"""Embedded speech recognition: faster-whisper (CTranslate2) with a model from pip packages."""
 
 from __future__ import annotations
 
@@ -15,11 +15,19 @@ from stepaudio_api.engines.base import (
     TranscriptionStream,
     Word,
 )
+from stepaudio_api.engines.split_model import joined_model_dir
 
 
 def _model_dir(options: dict[str, Any]) -> Path:
+    """``model_path``; or ``model_packages``, one model split across several packages (joined
+    once into ``cache_dir``); or ``model_package``, one whose ``get_model_path()`` says where."""
     if "model_path" in options:
         return Path(options["model_path"])
+    if "model_packages" in options:
+        cache_dir = options.get("cache_dir")
+        return joined_model_dir(
+            list(options["model_packages"]), Path(cache_dir) if cache_dir else None
+        )
     package = importlib.import_module(options["model_package"])
     return Path(package.get_model_path())
 
@@ -37,11 +45,23 @@ class FasterWhisperRecognizer(Recognizer):
             cpu_threads=int(self.options.get("cpu_threads", 2)),
         )
         self._beam_size = int(self.options.get("beam_size", 5))
-        self.languages = tuple(self._model.supported_languages)
+        # faster-whisper lists the large-v3 languages for every multilingual model, "yue"
+        # included; only those with a token in this model's vocabulary can be asked for
+        tokens = self._model.hf_tokenizer
+        self.languages = tuple(
+            code
+            for code in self._model.supported_languages
+            if not self._model.model.is_multilingual
+            or tokens.token_to_id(f"<|{code}|>") is not None
+        )
         self.can_translate = self._model.model.is_multilingual
 
     def warm(self) -> None:
-        segments, _info = self._model.transcribe(np.zeros(16000, np.float32), language="en")
+        # a few tokens run the encoder and decoder once; unbounded, whisper base hallucinates
+        # 448 tokens on this second of silence (3.4 s of the server's start)
+        segments, _info = self._model.transcribe(
+            np.zeros(16000, np.float32), language="en", temperature=0.0, max_new_tokens=4
+        )
         list(segments)
 
     def _start(self, audio: np.ndarray, options: TranscriptionOptions) -> tuple[Any, Any]:

@@ -1,9 +1,7 @@
 """Cantonese, Mandarin and Sichuanese through the running server, spoken by the espeak-ng engine
 (the stepaudio-espeak plugin) as the dialect packs' fallback voice for a model that cannot.
-
-Not collected yet (the file name does not start with test_): enable it by renaming it to
-tests/test_dialect_speech.py once the stepaudio-espeak plugin is in the tree, installed and
-configured. It does not skip: without an espeak-ng model it fails, saying so.
+It does not skip: without an espeak-ng model (the plugin installed by install.sh) it fails,
+saying so.
 """
 
 from __future__ import annotations
