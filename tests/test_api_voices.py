@@ -13,6 +13,7 @@ from typing import Any
 
 import av
 import httpx
+import jiwer
 import numpy as np
 import openai
 import pytest
@@ -58,6 +59,24 @@ def refused(call: Any, status: int, code: str | None, param: str | None, words: 
     return body
 
 
+# ../shared/testdata/README.md
+PUBLISHED_TRANSCRIPTS = {
+    "zh_tingting_prompt.wav": "那等我们到海洋馆之后，给妈妈买个礼物，好不好呀？",
+    "zh_yuqian_prompt.wav": "叫做秋风起蟹脚痒，啊，什么意思呢？"
+    "就是说这秋风一起啊，螃蟹就该上市了。",
+}
+
+
+def character_error_rate(reference: str, heard: str) -> float:
+    """Over Chinese characters only (punctuation and spaces dropped, traditional simplified)."""
+    import zhconv
+
+    def keep(text: str) -> str:
+        return "".join(c for c in zhconv.convert(text, "zh-cn") if "\u4e00" <= c <= "\u9fff")
+
+    return float(jiwer.cer(keep(reference), keep(heard)))
+
+
 def encode(samples: np.ndarray, rate: int, fmt: str, codec: str, **options: str) -> bytes:
     buffer = io.BytesIO()
     with av.open(buffer, mode="w", format=fmt, options=options) as out:
@@ -89,9 +108,11 @@ def test_each_step_audio_prompt_becomes_a_voice(
     assert abs(extra["duration"] - trimmed_seconds) < 0.3, extra
     assert extra["speech_seconds"] <= extra["duration"] <= source_seconds + 0.01
     assert extra["sample_rate"] == RATE
-    # no transcript was sent: the English-only embedded recognizer writes one (poorly, for
-    # Mandarin); the engines here cannot clone, so no model speaks it yet
+    # no transcript was sent: the multilingual recognizer writes one; the engines here
+    # cannot clone, so no model speaks it yet
     assert extra["transcript_source"] == "recognized" and extra["transcript"]
+    if published := PUBLISHED_TRANSCRIPTS.get(file_name):  # lixueqin's is not published
+        assert character_error_rate(published, extra["transcript"]) < 0.3, extra["transcript"]
     assert extra["models"] == []
 
     got = httpx.get(f"{server.base_url}/v1/audio/voices/{voice.id}").json()
