@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-PYTHON=${PYTHON:-python}
+PYTHON=${PYTHON:-$(command -v python || command -v python3)}
 TEST=false
 [[ "${1:-}" == "--test" ]] && TEST=true
 PLUGINS=(plugins/stepaudio-dialects plugins/stepaudio-espeak plugins/stepaudio-tools)

@@ -90,3 +90,33 @@ class GatewayTimeout(APIError):
 
     status = 504
     type = "server_error"
+
+
+class UpstreamError(APIError):
+    """A service we forward to (an OpenAI-compatible chat upstream) failed or broke off."""
+
+    status = 502
+    type = "server_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="upstream_error")
+
+
+class UpstreamUnavailable(APIError):
+    """An upstream cannot be reached or is resting after repeated failures: retry later."""
+
+    status = 503
+    type = "server_error"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(
+            message, code="upstream_unavailable", headers={"Retry-After": str(retry_after)}
+        )
+        self.retry_after = retry_after
+
+
+class UpstreamTimeout(GatewayTimeout):
+    """An upstream did not answer (or send its first token) in time."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="upstream_timeout")
