@@ -1,0 +1,308 @@
+"""A chat model reached over HTTP at any OpenAI-compatible ``/v1`` (SGLang, vLLM, llama.cpp)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import time
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from stepaudio_api.engines.chat import ChatModel
+from stepaudio_api.engines.circuit_breaker import CircuitBreaker
+from stepaudio_api.errors import (
+    APIError,
+    InvalidRequest,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+
+# the client's own mistakes (unknown model, bad parameters, prompt too long): theirs to fix
+_CLIENT_MISTAKES = {400, 404, 413, 422}
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamSettings:
+    base_url: str
+    """The upstream's OpenAI-compatible ``/v1`` URL, e.g. ``http://gpu-1:30000/v1``."""
+    model: str
+    """The model name the upstream knows; it replaces whatever the client asked for."""
+    api_key: str | None = None
+    connect_timeout: float = 5.0
+    read_timeout: float = 60.0
+    """The longest silence allowed between two chunks once the answer has started."""
+    first_token_timeout: float = 30.0
+    """From sending the request to the first chunk, across the response headers."""
+    max_retries: int = 2
+    """Further attempts after a connect error, a 429 or a 5xx, only before any chunk is sent on."""
+    backoff_seconds: float = 0.5
+    """The first retry's wait, doubled for each one after; a shorter Retry-After does not
+    shorten it, a longer one (up to ``first_token_timeout``) lengthens it."""
+    breaker_failures: int = 5
+    """Consecutive failed attempts after which the upstream is not called for a while."""
+    breaker_reset_seconds: float = 30.0
+    name: str = "chat upstream"
+
+
+class _EndedEarly(Exception):
+    """The upstream closed the stream before ``data: [DONE]``."""
+
+
+class _BadEvent(Exception):
+    """The upstream sent an event that is not a chunk, or an error in the middle of the stream."""
+
+
+class _Failure(Exception):
+    """A failed attempt: what the client would see, and whether another attempt may help."""
+
+    def __init__(self, error: APIError, retryable: bool, retry_after: float | None = None) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+class OpenAIUpstream(ChatModel):
+    """Streams chat completions from an upstream: retries, a circuit breaker, clear errors."""
+
+    def __init__(
+        self, settings: UpstreamSettings, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        self.settings = settings
+        self.breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_reset_seconds)
+        headers = {"Accept": "text/event-stream"}
+        if settings.api_key:
+            headers["Authorization"] = f"Bearer {settings.api_key}"
+        self._url = settings.base_url.rstrip("/") + "/chat/completions"
+        self._client = httpx.AsyncClient(
+            headers=headers,
+            transport=transport,
+            timeout=httpx.Timeout(
+                connect=settings.connect_timeout,
+                read=settings.read_timeout,
+                write=settings.read_timeout,
+                pool=settings.connect_timeout,
+            ),
+        )
+
+    @property
+    def who(self) -> str:
+        return f"the {self.settings.name} at {self.settings.base_url}"
+
+    def upstream_body(self, request: dict[str, Any]) -> dict[str, Any]:
+        """The body the upstream is sent: the configured model, always streamed with usage."""
+        body = dict(request)
+        body["model"] = self.settings.model
+        body["stream"] = True
+        body["stream_options"] = {**(request.get("stream_options") or {}), "include_usage": True}
+        return body
+
+    async def stream(self, request: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        body = self.upstream_body(request)
+        stack, chunks, first = await self._open(body)
+        async with stack:
+            if first is None:
+                return
+            yield first
+            try:
+                async for chunk in chunks:
+                    yield chunk
+            except (_EndedEarly, httpx.RemoteProtocolError, httpx.ReadError) as exc:
+                self.breaker.failed()
+                raise UpstreamError(
+                    f"{self.who} closed the stream before [DONE] ({_describe(exc)})"
+                ) from exc
+            except _BadEvent as exc:
+                self.breaker.failed()
+                raise UpstreamError(f"{self.who} {exc}") from exc
+            except httpx.ReadTimeout as exc:
+                self.breaker.failed()
+                raise UpstreamTimeout(
+                    f"{self.who} sent nothing for {self.settings.read_timeout:g} s mid-answer"
+                ) from exc
+
+    async def _open(
+        self, body: dict[str, Any]
+    ) -> tuple[AsyncExitStack, AsyncIterator[dict[str, Any]], dict[str, Any] | None]:
+        """Send the request until an attempt yields its first chunk (or ``[DONE]``)."""
+        attempt = 0
+        while True:
+            if not self.breaker.admit():
+                raise UpstreamUnavailable(
+                    f"{self.who} failed {self.breaker.consecutive_failures} times in a row and "
+                    f"is given a rest; retry after {self.breaker.retry_after()} s",
+                    retry_after=self.breaker.retry_after(),
+                )
+            stack = AsyncExitStack()
+            try:
+                chunks, first = await self._attempt(body, stack)
+            except _Failure as failure:
+                await stack.aclose()
+                self.breaker.failed()
+                delay = self.settings.backoff_seconds * 2**attempt
+                if failure.retry_after is not None:
+                    if failure.retry_after > self.settings.first_token_timeout:
+                        raise failure.error from None
+                    delay = max(delay, failure.retry_after)
+                if not failure.retryable or attempt >= self.settings.max_retries:
+                    raise failure.error from None
+                attempt += 1
+                await asyncio.sleep(delay)
+                continue
+            except BaseException:
+                await stack.aclose()
+                self.breaker.abandoned()
+                raise
+            self.breaker.succeeded()
+            return stack, chunks, first
+
+    async def _attempt(
+        self, body: dict[str, Any], stack: AsyncExitStack
+    ) -> tuple[AsyncIterator[dict[str, Any]], dict[str, Any] | None]:
+        timeout = self.settings.first_token_timeout
+        try:
+            async with asyncio.timeout(timeout):
+                response = await stack.enter_async_context(
+                    self._client.stream("POST", self._url, json=body)
+                )
+                if response.status_code >= 400:
+                    await response.aread()
+                    raise self._status_failure(response)
+                chunks = _chunks(response)
+                stack.push_async_callback(chunks.aclose)
+                try:
+                    first = await anext(chunks)
+                except StopAsyncIteration:
+                    first = None
+                return chunks, first
+        except TimeoutError:
+            raise _Failure(
+                UpstreamTimeout(f"{self.who} sent no first token within {timeout:g} s"),
+                retryable=False,
+            ) from None
+        except httpx.TimeoutException as exc:
+            raise _Failure(
+                UpstreamTimeout(f"{self.who} did not answer in time ({_describe(exc)})"),
+                retryable=isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout),
+            ) from exc
+        except httpx.ConnectError as exc:
+            raise _Failure(
+                UpstreamUnavailable(
+                    f"{self.who} could not be reached ({_describe(exc)})",
+                    retry_after=max(1, math.ceil(self.settings.backoff_seconds)),
+                ),
+                retryable=True,
+            ) from exc
+        except _BadEvent as exc:
+            raise _Failure(UpstreamError(f"{self.who} {exc}"), retryable=False) from exc
+        except (_EndedEarly, httpx.TransportError) as exc:
+            raise _Failure(
+                UpstreamError(
+                    f"{self.who} closed the stream before [DONE], before any answer "
+                    f"({_describe(exc)})"
+                ),
+                retryable=True,
+            ) from exc
+
+    def _status_failure(self, response: httpx.Response) -> _Failure:
+        status = response.status_code
+        said = _error_message(response)
+        retry_after = _retry_after(response.headers.get("Retry-After"))
+        if status in _CLIENT_MISTAKES:
+            upstream_error = _error_object(response)
+            return _Failure(
+                InvalidRequest(
+                    f"{self.who} rejected the request ({status}): {said}",
+                    param=upstream_error.get("param"),
+                    code=upstream_error.get("code") or "upstream_rejected",
+                ),
+                retryable=False,
+            )
+        message = f"{self.who} answered {status}: {said}"
+        if status in (429, 503):
+            seconds = retry_after if retry_after is not None else self.settings.backoff_seconds
+            return _Failure(
+                UpstreamUnavailable(message, retry_after=max(1, math.ceil(seconds))),
+                retryable=True,
+                retry_after=retry_after,
+            )
+        return _Failure(UpstreamError(message), retryable=status >= 500, retry_after=retry_after)
+
+
+async def _chunks(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
+    """Server-sent events to chunk dicts; ends at ``[DONE]``, raises _EndedEarly without it."""
+    data: list[str] = []
+    async for line in response.aiter_lines():
+        if line:
+            field, _, value = line.partition(":")
+            if field == "data":  # comments (": keep-alive"), event:, id: and retry: are skipped
+                data.append(value.removeprefix(" "))
+            continue
+        if not data:
+            continue
+        event, data = "\n".join(data), []
+        if event == "[DONE]":
+            return
+        yield _parse_chunk(event)
+    if data and "\n".join(data) == "[DONE]":
+        return
+    raise _EndedEarly("no [DONE] at the end")
+
+
+def _parse_chunk(event: str) -> dict[str, Any]:
+    try:
+        chunk = json.loads(event)
+    except ValueError:
+        raise _BadEvent(f"sent an event that is not JSON: {event[:200]!r}") from None
+    if not isinstance(chunk, dict):
+        raise _BadEvent(f"sent an event that is not a JSON object: {event[:200]!r}")
+    if "error" in chunk:
+        error = chunk["error"]
+        message = error.get("message") if isinstance(error, dict) else error
+        raise _BadEvent(f"failed in the middle of the answer: {message}")
+    return chunk
+
+
+def _error_object(response: httpx.Response) -> dict[str, Any]:
+    """OpenAI's ``{"error": {...}}``, or vLLM's bare ``{"object": "error", "message": ...}``."""
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        return body["error"]
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        return body
+    return {}
+
+
+def _error_message(response: httpx.Response) -> str:
+    message = _error_object(response).get("message")
+    if isinstance(message, str) and message:
+        return message
+    text = response.text.strip()
+    return text[:300] if text else response.reason_phrase or "no message"
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
