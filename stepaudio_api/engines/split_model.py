@@ -8,6 +8,7 @@ reused while every file in it has the size the packages add up to.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -117,8 +118,9 @@ def _join(plan: _Plan, into: Path) -> None:
 def joined_model_dir(packages: list[str], cache_dir: Path | None = None) -> Path:
     """The model folder the packages make up, joined into the cache on first use.
 
-    The folder is built beside its final place and renamed into it, so a crash or another
-    process starting at the same time never sees half a model.
+    Processes starting together take turns (a file lock) and the later ones find the folder
+    made; it is built beside its final place and renamed into it, so a crash never leaves half
+    a model where a reader would take it for whole.
     """
     plan = _plan(packages)
     cache_dir = cache_dir or default_cache_dir()
@@ -127,23 +129,24 @@ def joined_model_dir(packages: list[str], cache_dir: Path | None = None) -> Path
         return final
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
-        building = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=cache_dir))
+        lock = (cache_dir / f".{final.name}.lock").open("a")
     except OSError as exc:
         raise SplitModelError(
             f"cannot write the model cache {cache_dir} ({exc}); set the engine's `cache_dir` "
             "option or XDG_CACHE_HOME to a writable folder"
         ) from exc
-    try:
-        _join(plan, building)
-        if not _complete(building, plan):
-            raise SplitModelError(f"joining {packages} into {building} gave the wrong sizes")
-        if final.exists():  # left incomplete by an older crash or a full disk
-            shutil.rmtree(final, ignore_errors=True)
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _complete(final, plan):  # another process made it while this one waited
+            return final
+        building = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=cache_dir))
         try:
+            _join(plan, building)
+            if not _complete(building, plan):
+                raise SplitModelError(f"joining {packages} into {building} gave the wrong sizes")
+            if final.exists():  # left incomplete by an older crash or a full disk
+                shutil.rmtree(final)
             building.rename(final)
-        except OSError:
-            if not _complete(final, plan):  # not another process that got there first
-                raise
-    finally:
-        shutil.rmtree(building, ignore_errors=True)
+        finally:
+            shutil.rmtree(building, ignore_errors=True)
     return final
