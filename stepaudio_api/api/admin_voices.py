@@ -11,11 +11,11 @@ from litestar.params import FromPath
 from litestar.response import Stream
 
 from stepaudio_api.api.dependencies import ServicesDependency
-from stepaudio_api.api.forms import FORM_OVERHEAD_BYTES, form_bool, form_file, form_text
+from stepaudio_api.api.forms import FORM_OVERHEAD_BYTES
 from stepaudio_api.api.json_body import decode_json_body
 from stepaudio_api.api.request_context import caller_of, request_id_of
 from stepaudio_api.api.streaming import start_streaming
-from stepaudio_api.api.voices import read_voice_form, required_text, voice_object
+from stepaudio_api.api.voices import create_profile_from_form, voice_object
 from stepaudio_api.errors import InvalidRequest
 from stepaudio_api.protocol.speech import SpeechRequest, VoiceId
 from stepaudio_api.protocol.voices import (
@@ -31,22 +31,7 @@ AUDIO_TYPES = {"wav": "audio/wav", "flac": "audio/flac"}
 
 
 async def create_profile(request: Request, services: ServicesDependency) -> VoiceObject:
-    form = await read_voice_form(request, ADMIN_FIELDS)
-    name = required_text(form, "name")
-    upload = form_file(form, "audio_sample", services.settings.voices.max_upload_bytes)
-    meter = services.meter(caller_of(request), request_id_of(request), "voice_profile")
-    async with meter.measuring():
-        profile = await services.voices.create_profile(
-            upload.file,
-            name,
-            transcript=form_text(form, "transcript"),
-            consent=form_text(form, "consent"),
-            filename=upload.filename,
-            denoise=form_bool(form, "denoise"),
-            meter=meter,
-            description=form_text(form, "description"),
-            language=form_text(form, "language"),
-        )
+    profile = await create_profile_from_form(request, services, ADMIN_FIELDS)
     return voice_object(services.voices.profile_listing(profile), admin=True)
 
 

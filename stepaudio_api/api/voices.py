@@ -7,7 +7,14 @@ from litestar.datastructures import FormMultiDict
 from litestar.params import FromPath
 
 from stepaudio_api.api.dependencies import ServicesDependency
-from stepaudio_api.api.forms import FORM_OVERHEAD_BYTES, MULTIPART, form_file, form_text, read_form
+from stepaudio_api.api.forms import (
+    FORM_OVERHEAD_BYTES,
+    MULTIPART,
+    form_bool,
+    form_file,
+    form_text,
+    read_form,
+)
 from stepaudio_api.api.request_context import caller_of, request_id_of
 from stepaudio_api.errors import InvalidRequest
 from stepaudio_api.protocol.voices import VoiceDeleted, VoiceList, VoiceObject
@@ -69,20 +76,31 @@ async def read_voice_form(request: Request, extra_fields: set[str]) -> FormMulti
     return form
 
 
-async def create_voice(request: Request, services: ServicesDependency) -> VoiceObject:
-    form = await read_voice_form(request, set())
+async def create_profile_from_form(
+    request: Request, services: ServicesDependency, extra_fields: set[str]
+) -> VoiceProfile:
+    """A voice profile from a multipart upload, metered; ``extra_fields`` (the admin route's
+    description, language, denoise) are accepted besides OpenAI's."""
+    form = await read_voice_form(request, extra_fields)
     name = required_text(form, "name")
     upload = form_file(form, "audio_sample", services.settings.voices.max_upload_bytes)
     meter = services.meter(caller_of(request), request_id_of(request), "voice_profile")
     async with meter.measuring():
-        profile = await services.voices.create_profile(
+        return await services.voices.create_profile(
             upload.file,
             name,
             transcript=form_text(form, "transcript"),
             consent=form_text(form, "consent"),
             filename=upload.filename,
+            denoise=form_bool(form, "denoise"),
             meter=meter,
+            description=form_text(form, "description"),
+            language=form_text(form, "language"),
         )
+
+
+async def create_voice(request: Request, services: ServicesDependency) -> VoiceObject:
+    profile = await create_profile_from_form(request, services, set())
     return voice_object(services.voices.profile_listing(profile))
 
 
