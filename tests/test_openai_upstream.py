@@ -51,6 +51,20 @@ async def collect(upstream: OpenAIUpstream, request: dict[str, Any]) -> list[dic
     return [chunk async for chunk in upstream.stream(request)]
 
 
+def stream_into(received: list[dict[str, Any]], settings: UpstreamSettings) -> None:
+    """Stream REQUEST, keeping each chunk that arrives before an error; the client is closed."""
+
+    async def main() -> None:
+        upstream = OpenAIUpstream(settings)
+        try:
+            async for chunk in upstream.stream(REQUEST):
+                received.append(chunk)
+        finally:
+            await upstream.aclose()
+
+    asyncio.run(main())
+
+
 def text_of(chunks: list[dict[str, Any]]) -> str:
     return "".join(
         choice["delta"].get("content") or "" for chunk in chunks for choice in chunk["choices"]
@@ -183,17 +197,8 @@ def test_500s_past_the_retries_are_a_502_naming_the_upstream(stand_in: ChatStand
 def test_a_drop_mid_stream_is_a_502_and_never_replayed(stand_in: ChatStandIn) -> None:
     stand_in.plan(Reply(content=["one ", "two ", "three"], drop_after=3), Reply(content=["again"]))
     received: list[dict[str, Any]] = []
-
-    async def main() -> None:
-        upstream = OpenAIUpstream(settings_for(stand_in.base_url))
-        try:
-            async for chunk in upstream.stream(REQUEST):
-                received.append(chunk)
-        finally:
-            await upstream.aclose()
-
     with pytest.raises(UpstreamError) as caught:
-        asyncio.run(main())
+        stream_into(received, settings_for(stand_in.base_url))
     assert text_of(received) == "one two "
     assert caught.value.status == 502
     assert "closed the stream before [DONE]" in caught.value.message
@@ -406,17 +411,8 @@ def test_a_consumer_that_stops_closes_the_upstream_connection(
 def test_silence_mid_answer_is_a_504(stand_in: ChatStandIn) -> None:
     stand_in.plan(Reply(content=["one ", "two"], hang_after=2))
     received: list[dict[str, Any]] = []
-
-    async def main() -> None:
-        upstream = OpenAIUpstream(settings_for(stand_in.base_url, read_timeout=0.3))
-        try:
-            async for chunk in upstream.stream(REQUEST):
-                received.append(chunk)
-        finally:
-            await upstream.aclose()
-
     with pytest.raises(UpstreamTimeout) as caught:
-        asyncio.run(main())
+        stream_into(received, settings_for(stand_in.base_url, read_timeout=0.3))
     assert text_of(received) == "one "
     assert "sent nothing for 0.3 s mid-answer" in caught.value.message
     assert len(stand_in.requests) == 1
@@ -427,17 +423,8 @@ def test_an_error_event_mid_stream_is_a_502_with_its_message(stand_in: ChatStand
     failed = openai_error("KV cache exhausted", type="server_error")
     stand_in.plan(Reply(content=["one ", "two"], error=failed, error_event_after=2))
     received: list[dict[str, Any]] = []
-
-    async def main() -> None:
-        upstream = OpenAIUpstream(settings_for(stand_in.base_url))
-        try:
-            async for chunk in upstream.stream(REQUEST):
-                received.append(chunk)
-        finally:
-            await upstream.aclose()
-
     with pytest.raises(UpstreamError) as caught:
-        asyncio.run(main())
+        stream_into(received, settings_for(stand_in.base_url))
     assert text_of(received) == "one "
     assert "KV cache exhausted" in caught.value.message
     assert stand_in.base_url in caught.value.message
