@@ -18,6 +18,7 @@ from stepaudio_api.api import (
     admin_tools,
     admin_usage,
     admin_voices,
+    chat,
     health,
     metrics,
     models,
@@ -50,7 +51,7 @@ def create_litestar(services: Services) -> Litestar:
             yield
         finally:
             await services.plugins.notify("shutdown", services=services)
-            services.engines.shutdown()
+            await services.engines.aclose()
             await services.writes.drain()
             await services.database.dispose()
 
@@ -62,6 +63,7 @@ def create_litestar(services: Services) -> Litestar:
             models.list_models,
             models.retrieve_model,
             speech.create_speech,
+            chat.chat_router(settings.chat.max_request_bytes),
             transcription.upload_router(settings.server.max_upload_bytes),
             voices.voices_router(settings.voices.max_upload_bytes),
             admin_keys.keys_router,

@@ -11,6 +11,7 @@ from stepaudio_api.extensions.tools import ToolRegistry
 from stepaudio_api.extensions.voices import VoicePackRegistry
 from stepaudio_api.metrics import Metrics
 from stepaudio_api.plugins import Plugins, get_plugin_manager
+from stepaudio_api.serving.chat import ChatServing
 from stepaudio_api.serving.metering import BackgroundWrites, RequestMeter
 from stepaudio_api.serving.models import ModelCatalog
 from stepaudio_api.serving.speech import SpeechServing
@@ -18,6 +19,7 @@ from stepaudio_api.serving.transcription import TranscriptionServing
 from stepaudio_api.serving.voices import VoiceServing
 from stepaudio_api.settings import Settings
 from stepaudio_api.store.api_keys import ApiKeyStore, Caller
+from stepaudio_api.store.chat_audio import ChatAudioStore
 from stepaudio_api.store.database import Database, database_url
 from stepaudio_api.store.usage import UsageLedger
 from stepaudio_api.store.voices import VoiceProfileStore
@@ -40,6 +42,7 @@ class Services:
     speech: SpeechServing
     transcription: TranscriptionServing
     voices: VoiceServing
+    chat: ChatServing
 
     @classmethod
     def build(cls, settings: Settings, extra_plugins: dict[str, object] | None = None) -> Services:
@@ -54,6 +57,8 @@ class Services:
         metrics = Metrics()
         metrics.watch_engines(engines.pool_figures)
         profiles = VoiceProfileStore(database)
+        speech = SpeechServing(settings, models, profiles, dialects, voice_packs)
+        chat = ChatServing(settings, models, speech, tools, ChatAudioStore(database))
         return cls(
             settings=settings,
             plugins=plugins,
@@ -67,9 +72,10 @@ class Services:
             usage=UsageLedger(database),
             metrics=metrics,
             writes=BackgroundWrites(),
-            speech=SpeechServing(settings, models, profiles, dialects, voice_packs),
+            speech=speech,
             transcription=TranscriptionServing(models),
             voices=VoiceServing(settings, models, profiles, voice_packs),
+            chat=chat,
         )
 
     def meter(self, caller: Caller, request_id: str, capability: str) -> RequestMeter:

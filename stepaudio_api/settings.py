@@ -12,6 +12,14 @@ import msgspec
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("default.toml")
 ENV_PREFIX = "STEPAUDIO_"
+CHAT_UPSTREAM_ENGINE = "chat-upstream"
+ENV_SHORTCUTS: dict[str, tuple[str, ...]] = {
+    "STEPAUDIO_CHAT_BASE_URL": ("engines", CHAT_UPSTREAM_ENGINE, "base_url"),
+    "STEPAUDIO_CHAT_MODEL": ("engines", CHAT_UPSTREAM_ENGINE, "model"),
+    "STEPAUDIO_CHAT_API_KEY": ("engines", CHAT_UPSTREAM_ENGINE, "api_key"),
+}
+"""The quickest way to give step-audio-chat a brain: these set the chat upstream engine's
+options (read as plain strings), whatever the configuration file says."""
 
 
 class ServerSettings(msgspec.Struct, forbid_unknown_fields=True):
@@ -53,6 +61,27 @@ class VoiceSettings(msgspec.Struct, forbid_unknown_fields=True):
     transcription_model: str = "step-audio-asr"
 
 
+class ChatSettings(msgspec.Struct, forbid_unknown_fields=True):
+    # The model that speaks replies when a request asks for audio (its voices and controls).
+    speech_model: str = "step-audio-tts"
+    # The model that turns input_audio content parts into the text the upstream is sent.
+    transcription_model: str = "step-audio-asr-multilingual"
+    # Chat bodies carry audio as base64, so they may be larger than other JSON bodies.
+    max_request_bytes: int = 20 * 1024 * 1024
+    # How long a spoken reply can be referred to by its audio.id in later turns.
+    audio_retention_seconds: int = 3600
+    # Plugin tools offered to the model ("*": all); the model's calls to them are run here.
+    server_tools: list[str] = msgspec.field(default_factory=lambda: ["*"])
+    tool_timeout_seconds: float = 10.0
+    # Upstream rounds with server-side tool calls before the model must answer.
+    max_tool_rounds: int = 4
+    # In streamed audio, a tool that takes longer than this gets a spoken acknowledgement.
+    acknowledgement_after_seconds: float = 0.4
+    acknowledgement: str = "One moment, please."
+    # Tokens kept free for the answer when a request sets no max_tokens.
+    reply_tokens: int = 1024
+
+
 class ModelSettings(msgspec.Struct, forbid_unknown_fields=True):
     id: str
     engine: str
@@ -74,6 +103,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True):
     server: ServerSettings = msgspec.field(default_factory=ServerSettings)
     workers: WorkerSettings = msgspec.field(default_factory=WorkerSettings)
     speech: SpeechSettings = msgspec.field(default_factory=SpeechSettings)
+    chat: ChatSettings = msgspec.field(default_factory=ChatSettings)
     # plugin name -> its options, e.g. [plugin_options.tools] weather_base_url = "..."
     plugin_options: dict[str, dict[str, Any]] = {}
     # engine instance name -> {"type": registered engine type, **options}
@@ -112,6 +142,13 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
             continue
         if name.startswith(ENV_PREFIX + "TEST_"):
             continue  # the test suite's own variables (STEPAUDIO_TEST_POSTGRES_URL)
+        if name in ENV_SHORTCUTS:
+            *tables, key = ENV_SHORTCUTS[name]
+            target = overrides
+            for table in tables:
+                target = target.setdefault(table, {})
+            target[key] = raw
+            continue
         path = name[len(ENV_PREFIX) :].lower().split("__")
         target = overrides
         for part in path[:-1]:

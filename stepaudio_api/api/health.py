@@ -16,8 +16,9 @@ def health() -> dict[str, str]:
 async def ready(services: ServicesDependency) -> Response[dict[str, object]]:
     engines = dict(services.engines.state)
     database = "ready" if await services.database.ping() else "unreachable"
-    # an engine whose plugin is not installed does not hold readiness back; it is listed
-    loaded = [state for state in engines.values() if not state.startswith("unavailable")]
+    # an engine whose plugin is not installed, or a chat upstream nobody configured, does not
+    # hold readiness back; it is listed with the reason
+    loaded = [state for name, state in engines.items() if not services.engines.optional(name)]
     is_ready = all(state == "ready" for state in loaded) and database == "ready"
     pool = services.engines.pool
     body: dict[str, object] = {

@@ -109,3 +109,13 @@ class AudioEncoder:
             self._container.close()
             data += self._sink.drain()
         return data
+
+
+def wav_with_sizes(data: bytes) -> bytes:
+    """A streamed WAV (sizes 0xFFFFFFFF) made whole: the RIFF and data sizes filled in."""
+    if data[:4] != b"RIFF" or data[36:40] != b"data":
+        return data
+    return (
+        data[:4] + struct.pack("<I", len(data) - 8) + data[8:40]
+        + struct.pack("<I", len(data) - 44) + data[44:]
+    )  # fmt: skip

@@ -1,13 +1,16 @@
-"""Registers the embedded CPU engines: Piper for speech, faster-whisper for recognition."""
+"""Registers the engines built in: Piper for speech, faster-whisper for recognition (both
+embedded, CPU) and ``openai-compatible`` for a chat model reached over HTTP."""
 
 from typing import Any
 
 from stepaudio_api import hookimpl
 from stepaudio_api.engines.faster_whisper_recognizer import FasterWhisperRecognizer
 from stepaudio_api.engines.piper_synthesizer import PiperSynthesizer
+from stepaudio_api.engines.upstream_chat import UpstreamChatEngine
 
 
 @hookimpl(trylast=True)
 def register_engines(register: Any) -> None:
     register(PiperSynthesizer)
     register(FasterWhisperRecognizer)
+    register(UpstreamChatEngine)

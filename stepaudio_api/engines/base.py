@@ -98,6 +98,11 @@ class TranscriptionStream:
     segments: AsyncIterator[Segment]
 
 
+class EngineNotConfigured(Exception):
+    """Raised by ``load`` when the engine lacks settings it cannot run without (a chat
+    upstream's URL); the message says which. The server runs on without the engine."""
+
+
 class Engine(ABC):
     """An engine instance: built from its configuration options, loaded once, then shared."""
 
@@ -115,6 +120,9 @@ class Engine(ABC):
 
     def warm(self) -> None:  # noqa: B027 - optional hook
         """Run one tiny job so the first request does not pay for lazy initialisation."""
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        """Release connections and other resources at shutdown."""
 
     def reserve(self) -> AbstractAsyncContextManager[None]:
         """A place for one request; raises EngineOverloaded when none is free."""

@@ -6,6 +6,8 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from typing import Any
 
+from stepaudio_api.engines.base import Engine
+
 
 class ChatModel(ABC):
     """The brain behind /v1/chat/completions: a model we stream an answer from.
@@ -32,6 +34,23 @@ class ChatModel(ABC):
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release connections; the model is not used afterwards."""
+
+
+class ChatEngine(Engine, ChatModel):
+    """A chat model as a configured engine instance, so models in configuration can name it."""
+
+    context_tokens: int = 8192
+    """The upstream's context window: longer conversations are trimmed to fit."""
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "capability": "chat",
+            "context_tokens": self.context_tokens,
+            "input_modalities": ["text", "audio"],
+            "output_modalities": ["text", "audio"],
+            "tools": True,
+            "streaming": True,
+        }
 
 
 async def collect_completion(chunks: AsyncIterator[dict[str, Any]]) -> dict[str, Any]:
@@ -68,15 +87,19 @@ def _merge_delta(message: dict[str, Any], delta: dict[str, Any]) -> None:
     if delta.get("content") is not None:
         message["content"] = (message["content"] or "") + delta["content"]
     for call_delta in delta.get("tool_calls") or []:
-        calls: list[dict[str, Any]] = message.setdefault("tool_calls", [])
-        index = call_delta.get("index", len(calls))
-        while len(calls) <= index:
-            calls.append({"id": "", "type": "function", "function": {"name": "", "arguments": ""}})
-        call = calls[index]
-        if call_delta.get("id"):
-            call["id"] = call_delta["id"]
-        if call_delta.get("type"):
-            call["type"] = call_delta["type"]
-        function = call_delta.get("function") or {}
-        call["function"]["name"] += function.get("name") or ""
-        call["function"]["arguments"] += function.get("arguments") or ""
+        merge_tool_call_delta(message.setdefault("tool_calls", []), call_delta)
+
+
+def merge_tool_call_delta(calls: list[dict[str, Any]], call_delta: dict[str, Any]) -> None:
+    """Add one streamed ``tool_calls`` delta to the calls gathered so far (by its index)."""
+    index = call_delta.get("index", len(calls))
+    while len(calls) <= index:
+        calls.append({"id": "", "type": "function", "function": {"name": "", "arguments": ""}})
+    call = calls[index]
+    if call_delta.get("id"):
+        call["id"] = call_delta["id"]
+    if call_delta.get("type"):
+        call["type"] = call_delta["type"]
+    function = call_delta.get("function") or {}
+    call["function"]["name"] += function.get("name") or ""
+    call["function"]["arguments"] += function.get("arguments") or ""

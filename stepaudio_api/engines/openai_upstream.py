@@ -92,6 +92,9 @@ class OpenAIUpstream(ChatModel):
             ),
         )
 
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
     @property
     def who(self) -> str:
         return f"the {self.settings.name} at {self.settings.base_url}"

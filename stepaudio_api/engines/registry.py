@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Collection
 
-from stepaudio_api.engines.base import Engine, EngineTypes
+from stepaudio_api.engines.base import Engine, EngineNotConfigured, EngineTypes
 from stepaudio_api.engines.worker_pool import WorkerPool
 from stepaudio_api.plugins import Plugins
 from stepaudio_api.settings import Settings
@@ -42,6 +42,11 @@ class EngineRegistry:
         """Configured engines that no loaded plugin provides, with the reason."""
         return {n: s for n, s in self.state.items() if s.startswith("unavailable")}
 
+    def optional(self, name: str) -> bool:
+        """An engine that does not hold readiness back: its plugin is missing, or it lacks
+        settings the deployment chose not to give (a chat upstream)."""
+        return self.state.get(name, "").startswith(("unavailable", "not configured"))
+
     async def start(self, only: Collection[str] | None = None) -> None:
         """Load and warm every engine (or those named in ``only``) in the worker pool, one
         after another."""
@@ -52,6 +57,10 @@ class EngineRegistry:
             try:
                 await self.pool.run(engine.load)
                 await self.pool.run(engine.warm)
+            except EngineNotConfigured as exc:
+                self.state[name] = f"not configured: {exc}"
+                logger.warning("engine %s is not configured: %s", name, exc)
+                continue
             except Exception as exc:
                 self.state[name] = f"failed: {exc}"
                 logger.exception("engine %s failed to load", name)
@@ -68,6 +77,15 @@ class EngineRegistry:
             "active_requests": self.pool.active_requests,
             "queue_depth": self.pool.queue_depth,
         }
+
+    async def aclose(self) -> None:
+        """Close every engine's connections (chat upstreams), then the worker pool."""
+        for name, engine in self.engines.items():
+            try:
+                await engine.aclose()
+            except Exception:
+                logger.exception("engine %s did not close cleanly", name)
+        self.shutdown()
 
     def shutdown(self) -> None:
         self.pool.shutdown()

@@ -31,6 +31,9 @@ class Dialect:
     step_audio_tag_aliases: tuple[str, ...] = ()
     """Other tags Step-Audio reads as this dialect ("广东话" beside "粤语"): a request that names
     the dialect by one of them gets that tag."""
+    acknowledgement: str = ""
+    """A short "one moment" in the dialect, spoken while a slow tool runs in a spoken chat
+    reply ("請等一等。"); empty: the tool's or the server's own phrase."""
     plugin: str = ""
     """Set by the registry: the plugin that registered it."""
     extra: dict[str, object] = field(default_factory=dict)

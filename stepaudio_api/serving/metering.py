@@ -69,6 +69,9 @@ class RequestMeter:
         self.capability = capability
         self.measured = Measured()
         self.model = ""
+        self.outcome = "completed"
+        """The status a stream that ends normally is recorded with: serving sets "failed"
+        when it had to report an error inside a stream whose status line had gone."""
         self.admitted = False
         self.started = time.perf_counter()
 
@@ -139,7 +142,7 @@ class RequestMeter:
                             break
                         yield pending
                         pending = following
-                await self._finish("completed", refund=False)
+                await self._finish(self.outcome, refund=False)
                 if pending is not None:
                     yield pending
         except (asyncio.CancelledError, GeneratorExit):

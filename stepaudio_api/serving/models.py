@@ -7,12 +7,17 @@ from dataclasses import dataclass
 from typing import Literal
 
 from stepaudio_api.engines.base import Engine, Recognizer, Synthesizer
+from stepaudio_api.engines.chat import ChatEngine
 from stepaudio_api.engines.registry import EngineRegistry
 from stepaudio_api.errors import APIError, InvalidRequest, NotFound
 from stepaudio_api.settings import Settings
 
-Capability = Literal["speech", "transcription"]
-_ENGINE_KIND: dict[Capability, type[Engine]] = {"speech": Synthesizer, "transcription": Recognizer}
+Capability = Literal["speech", "transcription", "chat"]
+_ENGINE_KIND: dict[Capability, type[Engine]] = {
+    "speech": Synthesizer,
+    "transcription": Recognizer,
+    "chat": ChatEngine,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +31,7 @@ class ServedModel:
 
     @property
     def capability(self) -> Capability:
-        return "speech" if isinstance(self.engine, Synthesizer) else "transcription"
+        return next(c for c, kind in _ENGINE_KIND.items() if isinstance(self.engine, kind))
 
 
 class EngineUnavailable(APIError):
@@ -88,6 +93,11 @@ class ModelCatalog:
                 code="model_not_supported",
             )
         state = self.registry.state[model.engine_name]
+        if state.startswith("not configured"):
+            raise EngineUnavailable(
+                f"The model '{name}' is not available: {state.removeprefix('not configured: ')}",
+                code="model_not_configured",
+            )
         if state != "ready":
             raise EngineUnavailable(
                 f"The model '{name}' is not available: its engine {model.engine_name} is {state}",

@@ -11,7 +11,6 @@ import msgspec
 import numpy as np
 
 from stepaudio_api.audio.encode import AUDIO_FORMATS, DEFAULT_OUTPUT_RATE, AudioEncoder
-from stepaudio_api.audio.prosody import NEUTRAL, ProsodyShaper, prosody_for
 from stepaudio_api.audio.reference_clip import load_flac
 from stepaudio_api.engines.base import SynthesisOptions, Synthesizer, VoiceReference
 from stepaudio_api.errors import InvalidRequest
@@ -27,9 +26,9 @@ from stepaudio_api.protocol.sse import sse_event
 from stepaudio_api.serving.byte_stream import ByteStream
 from stepaudio_api.serving.metering import RequestMeter
 from stepaudio_api.serving.models import ModelCatalog
-from stepaudio_api.serving.speech_routing import SpeechRouter
+from stepaudio_api.serving.speech_plan import SpeechPlan
+from stepaudio_api.serving.speech_routing import SpeechRoute, SpeechRouter
 from stepaudio_api.serving.speech_style import SpeechStyle, StyleResolver
-from stepaudio_api.serving.text_chunks import split_for_speech
 from stepaudio_api.settings import Settings
 from stepaudio_api.store.voices import VOICE_ID, VoiceProfileStore
 
@@ -114,6 +113,27 @@ class SpeechServing:
         samples, rate = await engine.pool.run(load_flac, profile.audio)
         return profile.id, VoiceReference(samples, rate, profile.transcript)
 
+    def route_voice(self, model_name: str, voice_name: str, style: SpeechStyle) -> SpeechRoute:
+        """The model, engine and voice that speak ``voice_name`` in ``style``: a dialect the
+        model cannot speak goes to the dialect's fallback engine. Raises the 4xx that says
+        what to ask for instead."""
+        model = self.catalog.resolve(model_name, "speech")
+        engine = model.engine
+        assert isinstance(engine, Synthesizer)
+        builtin = self.resolve_voice(engine, voice_name)
+        return self.router.route(model, builtin or voice_name, builtin is not None, style)
+
+    async def plan(self, route: SpeechRoute, style: SpeechStyle) -> SpeechPlan:
+        """The plan for a routed voice; a cloned voice is looked up in the store here (a 400
+        when it is unknown or the engine cannot clone)."""
+        options = SynthesisOptions(voice=route.voice, speed=style.speed, style=style)
+        if not route.builtin:
+            voice, reference = await self.resolve_cloned_voice(
+                route.engine, route.model.id, route.voice
+            )
+            options = replace(options, voice=voice, reference=reference)
+        return SpeechPlan(route.model.id, route.engine, options, style)
+
     def create_speech(
         self, request: SpeechRequest, meter: RequestMeter | None = None
     ) -> ByteStream:
@@ -127,15 +147,9 @@ class SpeechServing:
                 param="input",
                 code="string_above_max_length",
             )
-        model = self.catalog.resolve(request.model, "speech")
-        engine = model.engine
-        assert isinstance(engine, Synthesizer)
         style = self.resolve_style(request)
         name = request.voice if isinstance(request.voice, str) else request.voice.id
-        builtin = self.resolve_voice(engine, name)
-        route = self.router.route(model, builtin or name, builtin is not None, style)
-        model, engine = route.model, route.engine
-        spoken = text if style.dialect is None else style.dialect.normalize(text) or text
+        route = self.route_voice(request.model, name, style)
         audio_format = AUDIO_FORMATS[request.response_format]
         sample_rate = request.sample_rate or DEFAULT_OUTPUT_RATE
         if sample_rate not in audio_format.sample_rates:
@@ -145,81 +159,48 @@ class SpeechServing:
                 f"choose one of {rates}",
                 param="sample_rate",
             )
-        options = SynthesisOptions(voice=route.voice, speed=style.speed, style=style)
-        audio = self._encoded_audio(
-            engine,
-            spoken,
-            options,
-            request.response_format,
-            sample_rate,
-            model.id,
-            meter,
-            characters=len(text),
-            cloned=not route.builtin,
-        )
+        audio = self._encoded_audio(route, style, text, request.response_format, sample_rate, meter)
         if request.stream_format == "sse":
             return ByteStream("text/event-stream", self._sse(audio, len(text)))
         return ByteStream(audio_format.content_type, self._bytes_only(audio))
 
     async def _encoded_audio(
         self,
-        engine: Synthesizer,
+        route: SpeechRoute,
+        style: SpeechStyle,
         text: str,
-        options: SynthesisOptions,
         response_format: str,
         sample_rate: int,
-        model_id: str,
         meter: RequestMeter | None,
-        *,
-        characters: int,
-        cloned: bool = False,
     ) -> AsyncIterator[tuple[bytes, float]]:
-        """Encoded bytes, each with the seconds of audio made so far. Engines without native
-        speed control speak at 1.0 and the audio is time-stretched (pitch kept); an emotion
-        the engine cannot act is approximated by pitch, rate and energy. ``characters`` is
-        what is charged: the input as sent, not as normalised."""
-        if cloned:  # before the first byte, so a refusal is still a 4xx
-            voice, reference = await self.resolve_cloned_voice(engine, model_id, options.voice)
-            options = replace(options, voice=voice, reference=reference)
+        """Encoded bytes, each with the seconds of audio made so far. What is charged is the
+        input as sent (its characters), not as normalised."""
+        plan = await self.plan(route, style)  # before the first byte, so a refusal is a 4xx
+        characters = len(text)
         if meter is not None:
-            await meter.admit(model_id, characters=characters)
+            await meter.admit(plan.model_id, characters=characters)
             meter.measured.input_characters = meter.measured.input_tokens = characters
-        shaper, options = _shaping(engine, options)
-        pause_scale = 1.0 / options.speed
-        async with engine.reserve():
-            encoder = AudioEncoder(response_format, engine.sample_rate, sample_rate)
+        rate = plan.sample_rate
+        async with plan.engine.reserve():
+            encoder = AudioEncoder(response_format, rate, sample_rate)
             produced = 0
 
             def encode(samples: np.ndarray) -> bytes:
                 nonlocal produced
-                if shaper is not None:
-                    samples = shaper.process(samples)
                 produced += len(samples)
                 if meter is not None:
-                    meter.measured.audio_seconds_out = produced / engine.sample_rate
+                    meter.measured.audio_seconds_out = produced / rate
                     meter.measured.output_tokens = math.ceil(
-                        produced / engine.sample_rate * OUTPUT_TOKENS_PER_SECOND
+                        produced / rate * OUTPUT_TOKENS_PER_SECOND
                     )
                 return encoder.encode(samples)
 
-            for chunk in split_for_speech(text):
-                async for pcm in engine.synthesize(chunk.text, options):
-                    if data := encode(pcm.samples):
-                        yield data, produced / engine.sample_rate
-                if chunk.pause_after:
-                    pause = np.zeros(int(engine.sample_rate * chunk.pause_after * pause_scale))
-                    if data := encode(pause):
-                        yield data, produced / engine.sample_rate
-            if shaper is not None:
-                tail = shaper.finish()
-                produced += len(tail)
-                if meter is not None:
-                    meter.measured.audio_seconds_out = produced / engine.sample_rate
-                data = encoder.encode(tail) + encoder.finish()
-            else:
-                data = encoder.finish()
+            async for samples in plan.samples(plan.normalize(text)):
+                if data := encode(samples):
+                    yield data, produced / rate
+            data = encode(plan.finish()) + encoder.finish()
             if data:
-                yield data, produced / engine.sample_rate
+                yield data, produced / rate
 
     @staticmethod
     async def _bytes_only(audio: AsyncIterator[tuple[bytes, float]]) -> AsyncIterator[bytes]:
@@ -243,24 +224,3 @@ class SpeechServing:
             output_audio_seconds=round(seconds, 3),
         )
         yield sse_event(SpeechAudioDone(usage=usage))
-
-
-def _shaping(
-    engine: Synthesizer, options: SynthesisOptions
-) -> tuple[ProsodyShaper | None, SynthesisOptions]:
-    """The filter serving runs the engine's audio through (None when it has nothing to do),
-    and the options the engine is then asked for: speed it does not do natively becomes a
-    time-stretch, an emotion it does not act becomes pitch, rate and energy."""
-    style = options.style
-    prosody = NEUTRAL
-    if style is not None and style.emotion is not None and style.emotion not in engine.emotions:
-        prosody = prosody_for(style.emotion, style.intensity)
-    tempo = 1.0
-    if engine.native_speed:
-        options = replace(options, speed=options.speed * prosody.rate)
-        prosody = replace(prosody, rate=1.0)
-    else:
-        tempo, options = options.speed, replace(options, speed=1.0)
-    if tempo == 1.0 and prosody == NEUTRAL:
-        return None, options
-    return ProsodyShaper(engine.sample_rate, tempo, prosody), options

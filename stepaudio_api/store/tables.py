@@ -141,6 +141,22 @@ class VoiceProfile(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
 
 
+class ChatAudioReply(Base):
+    """A spoken chat reply a later turn may refer to by ``audio.id`` until it expires."""
+
+    __tablename__ = "chat_audio_replies"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    key_id: Mapped[str | None] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="CASCADE"), index=True
+    )
+    transcript: Mapped[str] = mapped_column(Text)
+    voice: Mapped[str] = mapped_column(String(200))
+    audio_seconds: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+
+
 class RealtimeSession(Base):
     __tablename__ = "realtime_sessions"
 

@@ -20,6 +20,7 @@ MANDARIN = Dialect(
                "讲普通话", "用中文", "说中文", "讲中文", "用国语", "说国语"),
     normalize=normalize.chinese,
     fallback_voices=(("espeak-ng", "cmn"),),
+    acknowledgement="请稍等一下。",
 )  # fmt: skip
 
 CANTONESE = Dialect(
@@ -34,6 +35,7 @@ CANTONESE = Dialect(
                "用广东话", "说广东话", "讲广东话", "用廣東話", "講廣東話", "用白话"),
     normalize=normalize.chinese,
     fallback_voices=(("espeak-ng", "yue"),),
+    acknowledgement="請等一陣。",
 )  # fmt: skip
 
 SICHUANESE = Dialect(
@@ -50,6 +52,7 @@ SICHUANESE = Dialect(
     normalize=normalize.chinese,
     # no embedded engine speaks it: Mandarin is the nearest
     fallback_voices=(("espeak-ng", "cmn"),),
+    acknowledgement="稍微等一哈。",
 )  # fmt: skip
 
 ENGLISH = Dialect(
@@ -62,6 +65,7 @@ ENGLISH = Dialect(
                "说英文", "讲英文"),
     normalize=normalize.english,
     fallback_voices=(("piper", "joe"), ("espeak-ng", "en-us")),
+    acknowledgement="One moment, please.",
 )  # fmt: skip
 
 JAPANESE = Dialect(
@@ -73,6 +77,7 @@ JAPANESE = Dialect(
     selectors=("in japanese", "用日语", "说日语", "讲日语", "用日文", "日本語で"),
     normalize=normalize.japanese,
     fallback_voices=(("espeak-ng", "ja"),),
+    acknowledgement="少々お待ちください。",
 )  # fmt: skip
 
 KOREAN = Dialect(
@@ -84,6 +89,7 @@ KOREAN = Dialect(
     selectors=("in korean", "用韩语", "说韩语", "讲韩语", "用韩文", "한국어로"),
     normalize=normalize.korean,
     fallback_voices=(("espeak-ng", "ko"),),
+    acknowledgement="잠시만 기다려 주세요.",
 )  # fmt: skip
 
 DIALECTS = (MANDARIN, CANTONESE, SICHUANESE, ENGLISH, JAPANESE, KOREAN)

@@ -1,0 +1,323 @@
+"""Chat completions: an upstream thinks; we hear the audio it is sent and speak its answer."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from dataclasses import dataclass, replace
+from typing import Any
+
+from stepaudio_api.audio.encode import wav_with_sizes
+from stepaudio_api.engines.chat import ChatEngine
+from stepaudio_api.errors import APIError, InvalidRequest
+from stepaudio_api.extensions.tools import Tool, ToolRegistry
+from stepaudio_api.protocol.chat import OUR_FIELDS, ChatAudioOptions, ChatCompletionRequest
+from stepaudio_api.serving.byte_stream import ByteStream
+from stepaudio_api.serving.chat_context import trim_to_budget
+from stepaudio_api.serving.chat_messages import ConversationPreparer, PreparedConversation
+from stepaudio_api.serving.chat_responses import (
+    SSE_DONE,
+    ReplyShape,
+    sse_json,
+    tool_call_deltas,
+    usage_of,
+)
+from stepaudio_api.serving.chat_speech import ReplySpeaker
+from stepaudio_api.serving.chat_turn import (
+    ChatTurn,
+    ClientToolCalls,
+    Finished,
+    TextDelta,
+    ToolPolicy,
+    ToolsRunning,
+)
+from stepaudio_api.serving.metering import RequestMeter
+from stepaudio_api.serving.models import ModelCatalog, ServedModel
+from stepaudio_api.serving.speech import SpeechServing
+from stepaudio_api.serving.speech_style import SpeechStyle
+from stepaudio_api.settings import Settings
+from stepaudio_api.store.api_keys import Caller
+from stepaudio_api.store.chat_audio import ChatAudioStore, new_audio_id
+from stepaudio_api.store.tables import utc_now
+
+
+@dataclass(slots=True)
+class _Job:
+    request: ChatCompletionRequest
+    raw: dict[str, Any]
+    model: ServedModel
+    engine: ChatEngine
+    caller: Caller
+    meter: RequestMeter | None
+    shape: ReplyShape
+    policy: ToolPolicy
+    client_tools: list[dict[str, Any]]
+    audio: ChatAudioOptions | None
+    """Set when the reply is spoken."""
+    voice: str = ""
+
+
+class ChatServing:
+    def __init__(
+        self,
+        settings: Settings,
+        catalog: ModelCatalog,
+        speech: SpeechServing,
+        tools: ToolRegistry,
+        replies: ChatAudioStore,
+    ) -> None:
+        self.settings = settings.chat
+        self.catalog = catalog
+        self.speech = speech
+        self.tools = tools
+        self.replies = replies
+        self.preparer = ConversationPreparer(catalog, replies, self.settings.transcription_model)
+
+    def create_completion(
+        self,
+        request: ChatCompletionRequest,
+        raw: dict[str, Any],
+        caller: Caller,
+        meter: RequestMeter | None = None,
+    ) -> ByteStream:
+        """Checks what can be refused at once, then streams (SSE) or answers in one piece."""
+        model = self.catalog.resolve(request.model, "chat")
+        assert isinstance(model.engine, ChatEngine)
+        if (request.n or 1) != 1:
+            raise InvalidRequest("Only n=1 is supported", param="n", code="unsupported_value")
+        audio = self._audio_options(request)
+        voice = ""
+        if audio is not None:
+            voice = audio.voice if isinstance(audio.voice, str) else audio.voice.id
+            self._route(voice, self.explicit_style(audio))  # an unknown voice is a 400 now
+        job = _Job(
+            request, raw, model, model.engine, caller, meter, ReplyShape(request.model),
+            self._policy(request, audio is not None), list(raw.get("tools") or []), audio, voice,
+        )  # fmt: skip
+        if request.stream:
+            return ByteStream("text/event-stream", self._stream(job))
+        return ByteStream("application/json", self._whole(job), whole=True)
+
+    def _audio_options(self, request: ChatCompletionRequest) -> ChatAudioOptions | None:
+        if "audio" not in (request.modalities or ()):
+            return None
+        if request.audio is None:
+            raise InvalidRequest(
+                "modalities includes 'audio', so 'audio' is required: {\"voice\": ..., "
+                '"format": "wav" | "mp3" | "flac" | "opus" | "aac" | "pcm16"}',
+                param="audio",
+            )
+        if request.stream and request.audio.format != "pcm16":
+            raise InvalidRequest(
+                f"Streamed audio is sent as pcm16, not {request.audio.format}: set audio.format "
+                "to 'pcm16', or stream=false for the other formats",
+                param="audio.format",
+                code="unsupported_value",
+            )
+        return request.audio
+
+    def _policy(self, request: ChatCompletionRequest, spoken: bool) -> ToolPolicy:
+        configured = self.settings.server_tools
+        available = {
+            name: tool
+            for name, tool in self.tools.tools.items()
+            if "*" in configured or name in configured
+        }
+        if request.server_tools is not None:
+            unknown = [n for n in request.server_tools if n not in available]
+            if unknown:
+                raise InvalidRequest(
+                    f"Unknown server tool(s) {', '.join(unknown)}; this server offers: "
+                    + (", ".join(sorted(available)) or "none"),
+                    param="server_tools",
+                )
+            available = {n: available[n] for n in request.server_tools}
+        declared = {t.function.name for t in request.tools or []}
+        offered = {n: t for n, t in available.items() if n not in declared}  # theirs win
+        return ToolPolicy(
+            server_tools=offered,
+            timeout_seconds=self.settings.tool_timeout_seconds,
+            max_rounds=self.settings.max_tool_rounds,
+            acknowledge_after=self.settings.acknowledgement_after_seconds if spoken else None,
+        )
+
+    def explicit_style(self, audio: ChatAudioOptions) -> SpeechStyle:
+        return self.speech.styles.resolve(
+            instructions=audio.instructions, emotion=audio.emotion,
+            emotion_intensity=audio.emotion_intensity, dialect=audio.dialect, speed=audio.speed,
+        )  # fmt: skip
+
+    def reply_style(self, audio: ChatAudioOptions, user_text: str) -> SpeechStyle:
+        """The audio options' style; what they leave open, the user's last words may set
+        ("tell me in Cantonese with a cheerful tone"): emotion, dialect and speed."""
+        style = self.explicit_style(audio)
+        if not user_text:
+            return style
+        heard = self.speech.styles.parser.parse(user_text)
+        if style.emotion is None and audio.emotion is None and heard.emotion is not None:
+            if "emotion" not in heard.problems:
+                style = replace(style, emotion=heard.emotion, intensity=heard.intensity or 3)  # type: ignore[arg-type]
+        if style.dialect is None and heard.dialect is not None and "dialect" not in heard.problems:
+            style = replace(style, dialect=heard.dialect, dialect_tag=heard.dialect_tag)
+        if audio.speed is None and style.speed == 1.0 and heard.speed is not None:
+            if "speed" not in heard.problems:
+                style = replace(style, speed=heard.speed)
+        return style
+
+    def _route(self, voice: str, style: SpeechStyle) -> Any:
+        try:
+            return self.speech.route_voice(self.settings.speech_model, voice, style)
+        except APIError as exc:
+            if exc.param in ("voice", "model"):
+                exc.param = f"audio.{exc.param}" if exc.param == "voice" else exc.param
+            raise
+
+    async def _begin(
+        self, job: _Job
+    ) -> tuple[dict[str, Any], PreparedConversation, ReplySpeaker | None]:
+        """Hear the input audio (charged first), prepare and trim the conversation, and plan
+        the voice that speaks the reply."""
+        clips = self.preparer.clips(job.request.messages)
+        seconds = await self.preparer.decode(clips)
+        if job.meter is not None:
+            await job.meter.admit(job.model.id, audio_seconds=seconds)
+            job.meter.measured.audio_seconds_in = seconds
+        await self.preparer.transcribe(clips)
+        prepared = await self.preparer.prepare(
+            job.request.messages, job.raw["messages"], clips, job.caller.key_id
+        )
+        prepared.audio_seconds_in = seconds
+        tools = job.client_tools + [t.openai_schema() for t in job.policy.server_tools.values()]
+        reserve = (
+            job.request.max_completion_tokens
+            or job.request.max_tokens
+            or self.settings.reply_tokens
+        )
+        messages, _ = trim_to_budget(prepared.messages, job.engine.context_tokens, reserve, tools)
+        body = {k: v for k, v in job.raw.items() if k not in OUR_FIELDS and k != "tools"}
+        body["messages"] = messages
+        if tools:
+            body["tools"] = tools
+        speaker = None
+        if job.audio is not None:
+            style = self.reply_style(job.audio, prepared.last_user_text)
+            plan = await self.speech.plan(self._route(job.voice, style), style)
+            speaker = ReplySpeaker(plan, job.audio.format)
+        return body, prepared, speaker
+
+    def _turn(self, job: _Job, body: dict[str, Any]) -> AsyncIterator[Any]:
+        return ChatTurn(job.engine, self.tools, job.policy).run(body)
+
+    def acknowledgement(self, speaker: ReplySpeaker, tools: list[Tool]) -> str:
+        dialect = speaker.plan.style.dialect
+        if dialect is not None and dialect.acknowledgement:
+            return dialect.acknowledgement
+        said = next((t.acknowledgement for t in tools if t.acknowledgement), None)
+        return said or self.settings.acknowledgement
+
+    async def _keep(self, job: _Job, speaker: ReplySpeaker, audio_id: str) -> int:
+        expires = utc_now() + dt.timedelta(seconds=self.settings.audio_retention_seconds)
+        await self.replies.save(
+            audio_id, job.caller.key_id, "".join(speaker.transcript).strip(), job.voice,
+            round(speaker.seconds, 3), expires,
+        )  # fmt: skip
+        return int(expires.timestamp())
+
+    def _measure(self, job: _Job, finished: Finished, prepared: PreparedConversation,
+                 speaker: ReplySpeaker | None) -> dict[str, Any]:  # fmt: skip
+        seconds_out = speaker.seconds if speaker is not None else 0.0
+        if job.meter is not None:
+            measured = job.meter.measured
+            measured.input_tokens = finished.usage.prompt_tokens
+            measured.output_tokens = finished.usage.completion_tokens
+            measured.audio_seconds_out = seconds_out
+        job.shape.system_fingerprint = finished.system_fingerprint
+        return usage_of(finished.usage, prepared.audio_seconds_in, seconds_out)
+
+    async def _stream(self, job: _Job) -> AsyncIterator[bytes]:
+        body, prepared, speaker = await self._begin(job)
+        shape, audio_id = job.shape, new_audio_id()
+        started = False
+
+        def audio_chunk(data: bytes) -> bytes:
+            return shape.chunk({"audio": {"id": audio_id, "data": base64.b64encode(data).decode()}})
+
+        try:
+            async with aclosing(self._turn(job, body)) as events:  # type: ignore[type-var]
+                async for event in events:
+                    if not started:  # only now: upstream failures before it are HTTP errors
+                        started = True
+                        yield shape.chunk({"role": "assistant", "content": None if speaker else "",
+                                           "refusal": None})  # fmt: skip
+                    if isinstance(event, TextDelta):
+                        if speaker is None:
+                            yield shape.chunk({"content": event.text})
+                            continue
+                        yield shape.chunk({"audio": {"id": audio_id, "transcript": event.text}})
+                        async for data in speaker.text(event.text):
+                            yield audio_chunk(data)
+                    elif isinstance(event, ToolsRunning) and speaker is not None:
+                        phrase = self.acknowledgement(speaker, event.tools)
+                        yield shape.chunk({"audio": {"id": audio_id, "transcript": phrase + " "}})
+                        async for data in speaker.say(phrase):
+                            yield audio_chunk(data)
+                    elif isinstance(event, ClientToolCalls):
+                        yield shape.chunk({"tool_calls": tool_call_deltas(event.calls)})
+                    elif isinstance(event, Finished):
+                        if speaker is not None and speaker.transcript:
+                            async for data in speaker.finish():
+                                yield audio_chunk(data)
+                            expires_at = await self._keep(job, speaker, audio_id)
+                            yield shape.chunk({"audio": {"id": audio_id, "expires_at": expires_at}})
+                        usage = self._measure(job, event, prepared, speaker)
+                        yield shape.chunk({}, finish_reason=event.reason)
+                        options = job.request.stream_options
+                        if options is not None and options.include_usage:
+                            yield shape.usage_chunk(usage)
+        except APIError as exc:
+            if not started:
+                raise
+            # the status line has gone: say it in the stream, as OpenAI does
+            if job.meter is not None:
+                job.meter.outcome = "failed"
+            yield sse_json({"error": {"message": exc.message, "type": exc.type,
+                                      "param": exc.param, "code": exc.code}})  # fmt: skip
+        yield SSE_DONE
+
+    async def _whole(self, job: _Job) -> AsyncIterator[bytes]:
+        body, prepared, speaker = await self._begin(job)
+        text: list[str] = []
+        audio: list[bytes] = []
+        calls: list[dict[str, Any]] = []
+        finished: Finished | None = None
+        async with aclosing(self._turn(job, body)) as events:  # type: ignore[type-var]
+            async for event in events:
+                if isinstance(event, TextDelta):
+                    text.append(event.text)
+                    if speaker is not None:
+                        audio += [data async for data in speaker.text(event.text)]
+                elif isinstance(event, ClientToolCalls):
+                    calls = event.calls
+                elif isinstance(event, Finished):
+                    finished = event
+        assert finished is not None
+        message: dict[str, Any] = {
+            "role": "assistant", "content": "".join(text) if speaker is None else None,
+            "refusal": None, "annotations": [], "audio": None,
+        }  # fmt: skip
+        if speaker is not None and speaker.transcript:
+            audio += [data async for data in speaker.finish()]
+            audio_id, data = new_audio_id(), b"".join(audio)
+            if job.audio is not None and job.audio.format == "wav":
+                data = wav_with_sizes(data)
+            expires_at = await self._keep(job, speaker, audio_id)
+            message["audio"] = {
+                "id": audio_id, "data": base64.b64encode(data).decode(),
+                "expires_at": expires_at, "transcript": "".join(speaker.transcript).strip(),
+            }  # fmt: skip
+        if calls:
+            message["tool_calls"] = calls
+        usage = self._measure(job, finished, prepared, speaker)
+        yield job.shape.completion(message, finished.reason, usage)

@@ -1,0 +1,61 @@
+"""A chat reply spoken as its text arrives: each sentence as soon as it is complete."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator
+
+from stepaudio_api.audio.encode import DEFAULT_OUTPUT_RATE, AudioEncoder
+from stepaudio_api.serving.sentence_stream import SentenceStream
+from stepaudio_api.serving.speech_plan import SpeechPlan
+
+OUTPUT_TOKENS_PER_SECOND = 25
+# OpenAI's chat audio formats, as our encoder names them (pcm16 is raw 16-bit 24 kHz mono)
+ENCODER_FORMATS = {"pcm16": "pcm", "wav": "wav", "mp3": "mp3", "flac": "flac", "opus": "opus",
+                   "aac": "aac"}  # fmt: skip
+
+
+class ReplySpeaker:
+    def __init__(self, plan: SpeechPlan, audio_format: str) -> None:
+        self.plan = plan
+        self.encoder = AudioEncoder(ENCODER_FORMATS[audio_format], plan.sample_rate,
+                                    DEFAULT_OUTPUT_RATE)  # fmt: skip
+        self.sentences = SentenceStream()
+        self.samples_out = 0
+        self.transcript: list[str] = []
+
+    @property
+    def seconds(self) -> float:
+        return self.samples_out / self.plan.sample_rate
+
+    @property
+    def audio_tokens(self) -> int:
+        return math.ceil(self.seconds * OUTPUT_TOKENS_PER_SECOND)
+
+    def text(self, delta: str) -> AsyncIterator[bytes]:
+        """The audio of the sentences ``delta`` completes (none until one is complete)."""
+        self.transcript.append(delta)
+        return self._speak(self.sentences.feed(delta))
+
+    def say(self, phrase: str) -> AsyncIterator[bytes]:
+        """Speak a phrase of our own (an acknowledgement) between the model's sentences."""
+        self.transcript.append(phrase if phrase.endswith(" ") else phrase + " ")
+        return self._speak([phrase])
+
+    async def finish(self) -> AsyncIterator[bytes]:
+        rest = self.sentences.flush()
+        async for data in self._speak([rest] if rest else [], last=True):
+            yield data
+        tail = self.plan.finish()
+        self.samples_out += len(tail)
+        if data := self.encoder.encode(tail) + self.encoder.finish():
+            yield data
+
+    async def _speak(self, sentences: list[str], last: bool = False) -> AsyncIterator[bytes]:
+        for sentence in sentences:
+            async with self.plan.engine.reserve():
+                spoken = self.plan.normalize(sentence)
+                async for samples in self.plan.samples(spoken, pause_after=not last):
+                    self.samples_out += len(samples)
+                    if data := self.encoder.encode(samples):
+                        yield data
