@@ -17,7 +17,9 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
+from chat_stand_in import ChatStandIn
 from databases import Backend, available_backends, drop_databases, fresh_database_url, open_backend
+from stepaudio_tools.testing import OpenMeteoStandIn
 
 # ../shared/testdata beside the project root, as CI lays it out
 TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "testdata"
@@ -164,3 +166,62 @@ def client(server: ServerProcess) -> openai.OpenAI:
 def testdata() -> Path:
     assert TESTDATA.exists(), f"test recordings not found at {TESTDATA}"
     return TESTDATA
+
+
+# chat: the stand-in upstream brain (and Open-Meteo for the weather tool), and a server using them
+UPSTREAM = "STEPAUDIO_ENGINES__CHAT-UPSTREAM__"
+
+
+@pytest.fixture(scope="session")
+def upstream_session() -> Iterator[ChatStandIn]:
+    with ChatStandIn() as stand_in:
+        yield stand_in
+
+
+@pytest.fixture
+def upstream(upstream_session: ChatStandIn) -> Iterator[ChatStandIn]:
+    """The stand-in, with no planned replies and no requests recorded before the test."""
+    upstream_session.replies.clear()
+    upstream_session.requests.clear()
+    yield upstream_session
+    upstream_session.replies.clear()
+
+
+@pytest.fixture(scope="session")
+def open_meteo_session() -> Iterator[OpenMeteoStandIn]:
+    with OpenMeteoStandIn() as stand_in:
+        yield stand_in
+
+
+@pytest.fixture
+def open_meteo(open_meteo_session: OpenMeteoStandIn) -> Iterator[OpenMeteoStandIn]:
+    yield open_meteo_session
+    open_meteo_session.delay = 0.0
+    open_meteo_session.fail_status = None
+
+
+@pytest.fixture(scope="session")
+def chat_server(
+    db_backend: Backend,
+    tmp_path_factory: pytest.TempPathFactory,
+    upstream_session: ChatStandIn,
+    open_meteo_session: OpenMeteoStandIn,
+) -> Iterator[ServerProcess]:
+    env = {
+        "STEPAUDIO_CHAT_BASE_URL": upstream_session.base_url,
+        "STEPAUDIO_CHAT_MODEL": "stand-in-brain",
+        "STEPAUDIO_CHAT_API_KEY": "sk-upstream-secret",
+        UPSTREAM + "FIRST_TOKEN_TIMEOUT": "2",
+        UPSTREAM + "READ_TIMEOUT": "1.5",
+        UPSTREAM + "MAX_RETRIES": "1",
+        UPSTREAM + "BACKOFF_SECONDS": "0.05",
+        UPSTREAM + "BREAKER_FAILURES": "1000",
+        "STEPAUDIO_CHAT__TOOL_TIMEOUT_SECONDS": "1.5",
+        "STEPAUDIO_PLUGIN_OPTIONS__TOOLS__WEATHER_BASE_URL": open_meteo_session.url,
+        "STEPAUDIO_PLUGIN_OPTIONS__TOOLS__GEOCODING_BASE_URL": open_meteo_session.url,
+    }
+    process = ServerProcess(
+        tmp_path_factory.mktemp("chat-server"), fresh_database_url(db_backend), env=env
+    )
+    yield process
+    process.stop()

@@ -35,12 +35,15 @@ def test_health_and_ready(server) -> None:  # type: ignore[no-untyped-def]
     assert httpx.get(f"{server.base_url}/health").json() == {"status": "ok"}
     ready = httpx.get(f"{server.base_url}/ready").json()
     assert ready["status"] == "ready"
+    chat = ready["engines"].pop("chat-upstream")
     assert ready["engines"] == {
         "piper-joe": "ready",
         "whisper-tiny-en": "ready",
         "whisper-base": "ready",
         "espeak": "ready",
     }
+    # no upstream given: listed with what to set, and readiness is not held back
+    assert chat.startswith("not configured") and "STEPAUDIO_CHAT_BASE_URL" in chat
 
 
 def test_unknown_route_and_method(server) -> None:  # type: ignore[no-untyped-def]

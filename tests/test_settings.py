@@ -17,8 +17,10 @@ def test_defaults_declare_the_embedded_models() -> None:
         "step-audio-asr",
         "step-audio-asr-multilingual",
         "step-audio-tts-espeak",
+        "step-audio-chat",
     }
     assert settings.engines[ids["step-audio-tts-espeak"].engine]["type"] == "espeak-ng"
+    assert settings.engines[ids["step-audio-chat"].engine]["type"] == "openai-compatible"
     assert settings.voices.transcription_model == "step-audio-asr-multilingual"
     assert "tts-1" in ids["step-audio-tts"].aliases and "whisper-1" in ids["step-audio-asr"].aliases
     assert settings.server.max_upload_bytes == 25 * 1024 * 1024

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+import anyio
 import httpx
 
 from stepaudio_api.engines.chat import ChatModel
@@ -86,7 +87,7 @@ class OpenAIUpstream(ChatModel):
             transport=transport,
             timeout=httpx.Timeout(
                 connect=settings.connect_timeout,
-                read=settings.read_timeout,
+                read=max(settings.read_timeout, settings.first_token_timeout),
                 write=settings.read_timeout,
                 pool=settings.connect_timeout,
             ),
@@ -110,26 +111,37 @@ class OpenAIUpstream(ChatModel):
     async def stream(self, request: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
         body = self.upstream_body(request)
         stack, chunks, first = await self._open(body)
-        async with stack:
+        try:
             if first is None:
                 return
             yield first
-            try:
-                async for chunk in chunks:
-                    yield chunk
-            except (_EndedEarly, httpx.RemoteProtocolError, httpx.ReadError) as exc:
-                self.breaker.failed()
-                raise UpstreamError(
-                    f"{self.who} closed the stream before [DONE] ({_describe(exc)})"
-                ) from exc
-            except _BadEvent as exc:
-                self.breaker.failed()
-                raise UpstreamError(f"{self.who} {exc}") from exc
-            except httpx.ReadTimeout as exc:
-                self.breaker.failed()
-                raise UpstreamTimeout(
-                    f"{self.who} sent nothing for {self.settings.read_timeout:g} s mid-answer"
-                ) from exc
+            while True:
+                try:
+                    # a silence mid-answer is timed here, not by httpx, whose read timeout
+                    # must also cover the wait for the first token
+                    async with asyncio.timeout(self.settings.read_timeout):
+                        chunk = await anext(chunks)
+                except StopAsyncIteration:
+                    return
+                yield chunk
+        except (_EndedEarly, httpx.RemoteProtocolError, httpx.ReadError) as exc:
+            self.breaker.failed()
+            raise UpstreamError(
+                f"{self.who} closed the stream before [DONE] ({_describe(exc)})"
+            ) from exc
+        except _BadEvent as exc:
+            self.breaker.failed()
+            raise UpstreamError(f"{self.who} {exc}") from exc
+        except (TimeoutError, httpx.ReadTimeout) as exc:
+            self.breaker.failed()
+            raise UpstreamTimeout(
+                f"{self.who} sent nothing for {self.settings.read_timeout:g} s mid-answer"
+            ) from exc
+        finally:
+            # closed even while the request's task is being cancelled (a client that went
+            # away): anyio's cancellation would otherwise interrupt the close itself
+            with anyio.CancelScope(shield=True):
+                await stack.aclose()
 
     async def _open(
         self, body: dict[str, Any]

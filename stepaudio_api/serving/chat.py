@@ -36,6 +36,8 @@ from stepaudio_api.serving.chat_turn import (
 from stepaudio_api.serving.metering import RequestMeter
 from stepaudio_api.serving.models import ModelCatalog, ServedModel
 from stepaudio_api.serving.speech import SpeechServing
+from stepaudio_api.serving.speech_plan import SpeechPlan
+from stepaudio_api.serving.speech_routing import SpeechRoute
 from stepaudio_api.serving.speech_style import SpeechStyle
 from stepaudio_api.settings import Settings
 from stepaudio_api.store.api_keys import Caller
@@ -166,12 +168,18 @@ class ChatServing:
                 style = replace(style, speed=heard.speed)
         return style
 
-    def _route(self, voice: str, style: SpeechStyle) -> Any:
+    def _route(self, voice: str, style: SpeechStyle) -> SpeechRoute:
         try:
             return self.speech.route_voice(self.settings.speech_model, voice, style)
         except APIError as exc:
-            if exc.param in ("voice", "model"):
-                exc.param = f"audio.{exc.param}" if exc.param == "voice" else exc.param
+            exc.param = "audio.voice" if exc.param == "voice" else exc.param
+            raise
+
+    async def _plan(self, voice: str, style: SpeechStyle) -> SpeechPlan:
+        try:
+            return await self.speech.plan(self._route(voice, style), style)
+        except APIError as exc:
+            exc.param = "audio.voice" if exc.param == "voice" else exc.param
             raise
 
     async def _begin(
@@ -179,6 +187,9 @@ class ChatServing:
     ) -> tuple[dict[str, Any], PreparedConversation, ReplySpeaker | None]:
         """Hear the input audio (charged first), prepare and trim the conversation, and plan
         the voice that speaks the reply."""
+        plan = None
+        if job.audio is not None:  # a voice that cannot be spoken is refused first
+            plan = await self._plan(job.voice, self.explicit_style(job.audio))
         clips = self.preparer.clips(job.request.messages)
         seconds = await self.preparer.decode(clips)
         if job.meter is not None:
@@ -201,9 +212,10 @@ class ChatServing:
         if tools:
             body["tools"] = tools
         speaker = None
-        if job.audio is not None:
+        if plan is not None and job.audio is not None:
             style = self.reply_style(job.audio, prepared.last_user_text)
-            plan = await self.speech.plan(self._route(job.voice, style), style)
+            if style != plan.style:  # the user asked for it ("in Cantonese", "cheerfully")
+                plan = await self._plan(job.voice, style)
             speaker = ReplySpeaker(plan, job.audio.format)
         return body, prepared, speaker
 

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import re
 
-# a sentence ends at . ! ? … followed by space (the next token has begun), or at a CJK stop
-_SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*\s+|[。！？]+[”’」』)]*\s*|\n+")
-_DECIMAL_OR_ABBREVIATION = re.compile(r"(?:\b(?:Mr|Mrs|Ms|Dr|St|vs|etc|e\.g|i\.e)|\d)\.\s+$")
+_CLOSERS = "\"'”’)\\]）」』"
+# a sentence ends at . ! ? … and its closing quotes or brackets followed by space (the next
+# token has begun: "3.5" is no end), or at a CJK stop once the next character shows that no
+# closing mark or further stop follows it ("好！」", "真的？！")
+_SENTENCE_END = re.compile(
+    rf"[.!?…]+[{_CLOSERS}]*\s+|[。！？]+[{_CLOSERS}]*\s*(?=[^{_CLOSERS}。！？])|\n+"
+)
+_ABBREVIATION = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|St|vs|etc|e\.g|i\.e)\.\s+$")
+_LIST_MARKER = re.compile(r"\s*\d+\.\s*")
 MIN_SENTENCE_CHARACTERS = 2
 
 
@@ -23,10 +29,11 @@ class SentenceStream:
         for match in _SENTENCE_END.finditer(self._pending):
             end = match.end()
             candidate = self._pending[start:end]
-            if _DECIMAL_OR_ABBREVIATION.search(self._pending[max(0, end - 12) : end]) and not (
-                match.group().startswith("\n")
+            if not match.group().startswith("\n") and (
+                _ABBREVIATION.search(self._pending[max(0, end - 12) : end])
+                or _LIST_MARKER.fullmatch(candidate)
             ):
-                continue  # "Dr. Smith", "3. " in a list: not the end of a sentence
+                continue  # "Dr. Smith", "3. " starting a list item: not the end of a sentence
             if len(candidate.strip()) < MIN_SENTENCE_CHARACTERS:
                 continue
             sentences.append(candidate.strip())
