@@ -77,6 +77,9 @@ def create_litestar(services: Services) -> Litestar:
         lifespan=[lifespan],
         request_max_body_size=settings.server.max_json_bytes,
         openapi_config=None,
+        # logging is configured once by the command line (log_level); Litestar's own default
+        # configuration would replace it and log at INFO whatever was asked
+        logging_config=None,
         state={"services": services},
     )
 

@@ -199,3 +199,45 @@ def test_a_tool_that_times_out_is_reported_to_the_model_and_acknowledged(
     assert tool_result == {"error": "the tool 'get_weather' did not answer within 1.5 s"}
     heard = transcribe(client, pcm_to_wav(pcm))
     assert word_error_rate(transcript, heard) <= 0.10, heard
+
+
+def test_a_turn_calling_client_and_server_tools_goes_back_to_the_client(
+    chat_server: ServerProcess, upstream: ChatStandIn
+) -> None:
+    """Only the client's calls come back; the server's are left for the model to repeat once
+    the client's results are in (their results could not reach that next request)."""
+    upstream.plan(
+        Reply(tool_calls=[ToolCall("call_s", "get_stock_price", ['{"symbol": "ACME"}']),
+                          ToolCall("call_c", "calculate", ['{"expression": "6*7"}'])])
+    )  # fmt: skip
+    reply = chat_server.client().chat.completions.create(
+        model="step-audio-chat",
+        messages=[{"role": "user", "content": "ACME's price times 6*7?"}],
+        tools=[STOCK_TOOL],  # type: ignore[list-item]
+    )
+    calls = reply.choices[0].message.tool_calls or []
+    assert [c.id for c in calls] == ["call_s"] and reply.choices[0].finish_reason == "tool_calls"
+    assert len(upstream.requests) == 1
+
+
+def test_a_slow_tool_is_acknowledged_in_the_replys_dialect(
+    chat_server: ServerProcess, upstream: ChatStandIn, open_meteo: OpenMeteoStandIn
+) -> None:
+    open_meteo.delay = 0.5  # two requests: 1 s, past the 0.4 s acknowledgement delay, within 1.5 s
+    upstream.plan(
+        Reply(tool_calls=[ToolCall("call_w", "get_weather", ['{"location": "Berlin"}'])]),
+        Reply(content=["柏林今日好天。"]),
+    )
+    stream = chat_server.client().chat.completions.create(
+        model="gpt-4o-audio-preview",
+        modalities=["text", "audio"],
+        audio={"voice": "alloy", "format": "pcm16", "dialect": "cantonese"},  # type: ignore[typeddict-unknown-key]
+        messages=[{"role": "user", "content": "What is the weather in Berlin?"}],
+        stream=True,
+    )
+    transcript, pcm, pieces = spoken_stream(stream)
+    assert pieces[0] == "請等一陣。 "  # the Cantonese dialect pack's phrase
+    assert transcript == "請等一陣。 柏林今日好天。"
+    result = json.loads(upstream.requests[1].body["messages"][-1]["content"])
+    assert result.get("location", {}).get("name", "").startswith("Berlin"), result
+    assert decode(pcm, "pcm").duration > 1.0

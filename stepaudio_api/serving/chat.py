@@ -6,7 +6,7 @@ import base64
 import datetime as dt
 from collections.abc import AsyncIterator
 from contextlib import aclosing
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from stepaudio_api.audio.encode import wav_with_sizes
@@ -17,6 +17,12 @@ from stepaudio_api.protocol.chat import OUR_FIELDS, ChatAudioOptions, ChatComple
 from stepaudio_api.serving.byte_stream import ByteStream
 from stepaudio_api.serving.chat_context import trim_to_budget
 from stepaudio_api.serving.chat_messages import ConversationPreparer, PreparedConversation
+from stepaudio_api.serving.chat_request import (
+    explicit_style,
+    reply_style,
+    spoken_reply_options,
+    tool_policy,
+)
 from stepaudio_api.serving.chat_responses import (
     SSE_DONE,
     ReplyShape,
@@ -89,84 +95,20 @@ class ChatServing:
         assert isinstance(model.engine, ChatEngine)
         if (request.n or 1) != 1:
             raise InvalidRequest("Only n=1 is supported", param="n", code="unsupported_value")
-        audio = self._audio_options(request)
+        audio = spoken_reply_options(request)
         voice = ""
         if audio is not None:
             voice = audio.voice if isinstance(audio.voice, str) else audio.voice.id
-            self._route(voice, self.explicit_style(audio))  # an unknown voice is a 400 now
+            # a dialect no engine speaks is a 400 now (an unknown voice once its plan is made)
+            self._route(voice, explicit_style(self.speech.styles, audio))
+        policy = tool_policy(self.settings, self.tools, request, audio is not None)
         job = _Job(
             request, raw, model, model.engine, caller, meter, ReplyShape(request.model),
-            self._policy(request, audio is not None), list(raw.get("tools") or []), audio, voice,
+            policy, list(raw.get("tools") or []), audio, voice,
         )  # fmt: skip
         if request.stream:
             return ByteStream("text/event-stream", self._stream(job))
         return ByteStream("application/json", self._whole(job), whole=True)
-
-    def _audio_options(self, request: ChatCompletionRequest) -> ChatAudioOptions | None:
-        if "audio" not in (request.modalities or ()):
-            return None
-        if request.audio is None:
-            raise InvalidRequest(
-                "modalities includes 'audio', so 'audio' is required: {\"voice\": ..., "
-                '"format": "wav" | "mp3" | "flac" | "opus" | "aac" | "pcm16"}',
-                param="audio",
-            )
-        if request.stream and request.audio.format != "pcm16":
-            raise InvalidRequest(
-                f"Streamed audio is sent as pcm16, not {request.audio.format}: set audio.format "
-                "to 'pcm16', or stream=false for the other formats",
-                param="audio.format",
-                code="unsupported_value",
-            )
-        return request.audio
-
-    def _policy(self, request: ChatCompletionRequest, spoken: bool) -> ToolPolicy:
-        configured = self.settings.server_tools
-        available = {
-            name: tool
-            for name, tool in self.tools.tools.items()
-            if "*" in configured or name in configured
-        }
-        if request.server_tools is not None:
-            unknown = [n for n in request.server_tools if n not in available]
-            if unknown:
-                raise InvalidRequest(
-                    f"Unknown server tool(s) {', '.join(unknown)}; this server offers: "
-                    + (", ".join(sorted(available)) or "none"),
-                    param="server_tools",
-                )
-            available = {n: available[n] for n in request.server_tools}
-        declared = {t.function.name for t in request.tools or []}
-        offered = {n: t for n, t in available.items() if n not in declared}  # theirs win
-        return ToolPolicy(
-            server_tools=offered,
-            timeout_seconds=self.settings.tool_timeout_seconds,
-            max_rounds=self.settings.max_tool_rounds,
-            acknowledge_after=self.settings.acknowledgement_after_seconds if spoken else None,
-        )
-
-    def explicit_style(self, audio: ChatAudioOptions) -> SpeechStyle:
-        return self.speech.styles.resolve(
-            instructions=audio.instructions, emotion=audio.emotion,
-            emotion_intensity=audio.emotion_intensity, dialect=audio.dialect, speed=audio.speed,
-        )  # fmt: skip
-
-    def reply_style(self, audio: ChatAudioOptions, user_text: str) -> SpeechStyle:
-        """The audio options' style; what they leave open, the user's last words may set
-        ("tell me in Cantonese with a cheerful tone"): emotion, dialect and speed."""
-        style = self.explicit_style(audio)
-        if not user_text:
-            return style
-        heard = self.speech.styles.parser.parse(user_text)
-        if style.emotion is None and audio.emotion is None and heard.emotion is not None:
-            if "emotion" not in heard.problems:
-                style = replace(style, emotion=heard.emotion, intensity=heard.intensity or 3)  # type: ignore[arg-type]
-        if style.dialect is None and heard.dialect is not None and "dialect" not in heard.problems:
-            style = replace(style, dialect=heard.dialect, dialect_tag=heard.dialect_tag)
-        if audio.speed is None and style.speed == 1.0 and heard.speed is not None:
-            if "speed" not in heard.problems:
-                style = replace(style, speed=heard.speed)
-        return style
 
     def _route(self, voice: str, style: SpeechStyle) -> SpeechRoute:
         try:
@@ -189,7 +131,7 @@ class ChatServing:
         the voice that speaks the reply."""
         plan = None
         if job.audio is not None:  # a voice that cannot be spoken is refused first
-            plan = await self._plan(job.voice, self.explicit_style(job.audio))
+            plan = await self._plan(job.voice, explicit_style(self.speech.styles, job.audio))
         clips = self.preparer.clips(job.request.messages)
         seconds = await self.preparer.decode(clips)
         if job.meter is not None:
@@ -213,7 +155,7 @@ class ChatServing:
             body["tools"] = tools
         speaker = None
         if plan is not None and job.audio is not None:
-            style = self.reply_style(job.audio, prepared.last_user_text)
+            style = reply_style(self.speech.styles, job.audio, prepared.last_user_text)
             if style != plan.style:  # the user asked for it ("in Cantonese", "cheerfully")
                 plan = await self._plan(job.voice, style)
             speaker = ReplySpeaker(plan, job.audio.format)

@@ -122,34 +122,31 @@ class ChatTurn:
                 return
             mine = [c for c in calls if c["function"]["name"] in self.policy.server_tools]
             theirs = [c for c in calls if c not in mine]
-            if mine:
-                tasks = [asyncio.ensure_future(self._call(c)) for c in mine]
-                try:
-                    if self.policy.acknowledge_after is not None:
-                        _, pending = await asyncio.wait(
-                            tasks, timeout=self.policy.acknowledge_after
-                        )
-                        if pending:  # the consumer may speak while they go on
-                            names = [c["function"]["name"] for c in mine]
-                            yield ToolsRunning([self.policy.server_tools[n] for n in names])
-                    outcomes = await asyncio.gather(*tasks)
-                finally:
-                    for task in tasks:
-                        task.cancel()
-                results = [
-                    {"role": "tool", "tool_call_id": c["id"], "content": outcome}
-                    for c, outcome in zip(mine, outcomes, strict=True)
-                ]
-                if not theirs:
-                    assistant = {"role": "assistant", "content": "".join(text) or None}
-                    messages += [{**assistant, "tool_calls": mine}, *results]
-                    yield ToolsFinished(results)
-                    continue
-            # the client runs its own; server tools called beside them were run (their results
-            # cannot reach the client's next request, so the model may call them again)
-            yield ClientToolCalls(theirs)
-            yield Finished("tool_calls", usage, fingerprint)
-            return
+            if theirs:
+                # the client runs its own and comes back with their results; server tools the
+                # model called beside them are not run, since their results could not reach
+                # that next request: the model calls them again there if it still needs them
+                yield ClientToolCalls(theirs)
+                yield Finished("tool_calls", usage, fingerprint)
+                return
+            tasks = [asyncio.ensure_future(self._call(c)) for c in mine]
+            try:
+                if self.policy.acknowledge_after is not None:
+                    _, pending = await asyncio.wait(tasks, timeout=self.policy.acknowledge_after)
+                    if pending:  # the consumer may speak while they go on
+                        names = [c["function"]["name"] for c in mine]
+                        yield ToolsRunning([self.policy.server_tools[n] for n in names])
+                outcomes = await asyncio.gather(*tasks)
+            finally:
+                for task in tasks:
+                    task.cancel()
+            results = [
+                {"role": "tool", "tool_call_id": c["id"], "content": outcome}
+                for c, outcome in zip(mine, outcomes, strict=True)
+            ]
+            assistant = {"role": "assistant", "content": "".join(text) or None}
+            messages += [{**assistant, "tool_calls": mine}, *results]
+            yield ToolsFinished(results)
 
     async def _call(self, call: dict[str, Any]) -> str:
         name = call["function"]["name"]
