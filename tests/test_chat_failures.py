@@ -82,6 +82,17 @@ def test_an_upstream_that_fails_mid_stream_ends_the_stream_with_an_error(
     assert received == ANSWER[:3]  # what came before the failure was passed on
 
 
+def test_an_upstream_that_drops_before_a_whole_reply_is_a_502(
+    chat_server: ServerProcess, upstream: ChatStandIn
+) -> None:
+    """Answered in one piece, nothing has been sent yet when the upstream breaks off: a 502."""
+    upstream.plan(Reply(content=ANSWER, drop_after=4))
+    with pytest.raises(openai.InternalServerError) as caught:
+        chat(chat_server, modalities=["text", "audio"], audio={"voice": "alloy", "format": "mp3"})
+    assert caught.value.status_code == 502
+    assert "closed the stream before [DONE]" in caught.value.message
+
+
 def test_a_client_that_disconnects_closes_the_upstream_within_a_second(
     chat_server: ServerProcess, upstream: ChatStandIn
 ) -> None:
