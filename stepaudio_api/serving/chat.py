@@ -30,7 +30,7 @@ from stepaudio_api.serving.chat_responses import (
     tool_call_deltas,
     usage_of,
 )
-from stepaudio_api.serving.chat_speech import ReplySpeaker
+from stepaudio_api.serving.chat_speech import ReplySpeaker, chat_encoder
 from stepaudio_api.serving.chat_turn import (
     ChatTurn,
     ClientToolCalls,
@@ -158,7 +158,7 @@ class ChatServing:
             style = reply_style(self.speech.styles, job.audio, prepared.last_user_text)
             if style != plan.style:  # the user asked for it ("in Cantonese", "cheerfully")
                 plan = await self._plan(job.voice, style)
-            speaker = ReplySpeaker(plan, job.audio.format)
+            speaker = ReplySpeaker(plan, chat_encoder(plan, job.audio.format))
         return body, prepared, speaker
 
     def _turn(self, job: _Job, body: dict[str, Any]) -> AsyncIterator[Any]:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import AsyncIterator
+from typing import Protocol
+
+import numpy as np
 
 from stepaudio_api.audio.encode import DEFAULT_OUTPUT_RATE, AudioEncoder
 from stepaudio_api.serving.sentence_stream import SentenceStream
@@ -15,11 +18,20 @@ ENCODER_FORMATS = {"pcm16": "pcm", "wav": "wav", "mp3": "mp3", "flac": "flac", "
                    "aac": "aac"}  # fmt: skip
 
 
+class Encoder(Protocol):
+    def encode(self, samples: np.ndarray) -> bytes: ...
+    def finish(self) -> bytes: ...
+
+
+def chat_encoder(plan: SpeechPlan, audio_format: str) -> AudioEncoder:
+    """The encoder of a chat reply in one of OpenAI's chat audio formats, at 24 kHz."""
+    return AudioEncoder(ENCODER_FORMATS[audio_format], plan.sample_rate, DEFAULT_OUTPUT_RATE)
+
+
 class ReplySpeaker:
-    def __init__(self, plan: SpeechPlan, audio_format: str) -> None:
+    def __init__(self, plan: SpeechPlan, encoder: Encoder) -> None:
         self.plan = plan
-        self.encoder = AudioEncoder(ENCODER_FORMATS[audio_format], plan.sample_rate,
-                                    DEFAULT_OUTPUT_RATE)  # fmt: skip
+        self.encoder = encoder
         self.sentences = SentenceStream()
         self.samples_out = 0
         self.transcript: list[str] = []

@@ -1,0 +1,53 @@
+"""Streaming voice activity: Silero VAD (the ONNX model faster-whisper ships) fed 32 ms windows
+of 16 kHz audio as they arrive, its recurrent state carried from one window to the next."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+
+import numpy as np
+
+VAD_SAMPLE_RATE = 16000
+WINDOW = 512
+"""Samples per window at 16 kHz: 32 ms, Silero's unit."""
+CONTEXT = 64
+
+
+@cache
+def _session() -> object:
+    """One inference session for the process (thread-safe to run; ~2 MB)."""
+    import onnxruntime
+    from faster_whisper.utils import get_assets_path
+
+    path = os.path.join(get_assets_path(), "silero_vad_v6.onnx")
+    options = onnxruntime.SessionOptions()
+    options.inter_op_num_threads = 1
+    options.intra_op_num_threads = 1
+    options.log_severity_level = 4
+    return onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"],
+                                        sess_options=options)  # fmt: skip
+
+
+class SpeechProbabilities:
+    """Feed 16 kHz float32 audio in any chunk sizes; get one speech probability per 32 ms."""
+
+    def __init__(self) -> None:
+        self._state = np.zeros((2, 1, 128), dtype=np.float32)
+        self._context = np.zeros((1, CONTEXT), dtype=np.float32)
+        self._pending = np.zeros(0, dtype=np.float32)
+
+    def feed(self, samples: np.ndarray) -> list[float]:
+        audio = np.concatenate([self._pending, samples.astype(np.float32, copy=False)])
+        whole = len(audio) // WINDOW * WINDOW
+        self._pending = audio[whole:]
+        return [self._window(audio[i : i + WINDOW]) for i in range(0, whole, WINDOW)]
+
+    def _window(self, window: np.ndarray) -> float:
+        batch = np.concatenate([self._context, window.reshape(1, -1)], axis=1)
+        self._context = batch[:, -CONTEXT:]
+        session = _session()
+        h, c = self._state[0:1], self._state[1:2]
+        output, h, c = session.run(None, {"input": batch, "h": h, "c": c})  # type: ignore[attr-defined]
+        self._state = np.concatenate([h, c])
+        return float(np.asarray(output).reshape(-1)[0])

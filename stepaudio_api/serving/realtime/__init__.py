@@ -1,0 +1,1 @@
+"""Realtime voice conversation: one session per WebSocket, turn detection, responses."""

@@ -1,0 +1,122 @@
+"""When the user starts and stops speaking, from Silero's speech probability every 32 ms.
+
+Times are milliseconds of input audio since the session began (what OpenAI's
+``audio_start_ms`` / ``audio_end_ms`` count). Besides start and stop, a short pause inside a turn
+is reported, so a response can be prepared speculatively while the user may still go on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+WINDOW_MS = 32
+START_WINDOWS = 2
+"""Windows above the threshold in a row before speech is taken to have started (a click or a
+cough is one)."""
+HYSTERESIS = 0.15
+"""Speech goes on while the probability stays above threshold minus this (Silero's own rule)."""
+SEMANTIC_SILENCE_MS = {"high": 250, "medium": 500, "auto": 500, "low": 1000}
+"""semantic_vad: the pause after a finished-sounding sentence that ends the turn, by eagerness;
+an unfinished-sounding one waits UNFINISHED_FACTOR times longer."""
+UNFINISHED_FACTOR = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class TurnSettings:
+    kind: Literal["server_vad", "semantic_vad"] = "server_vad"
+    threshold: float = 0.5
+    prefix_padding_ms: int = 300
+    silence_duration_ms: int = 500
+    eagerness: str = "auto"
+    speculate_after_ms: int = 160
+    """A pause this long (shorter than the silence that ends a turn) starts a speculative
+    response; 0 turns speculation off."""
+
+    def silence_ms(self, sounds_finished: bool | None) -> float:
+        if self.kind == "server_vad":
+            return self.silence_duration_ms
+        base = SEMANTIC_SILENCE_MS.get(self.eagerness, 500)
+        return base if sounds_finished is not False else base * UNFINISHED_FACTOR
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechStarted:
+    audio_start_ms: int
+    """Where the audio sent on for this turn begins: the detected start less the prefix."""
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechPaused:
+    audio_end_ms: int
+    """The end of the speech heard so far."""
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechResumed:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechStopped:
+    audio_end_ms: int
+    """When the turn ended: the end of speech plus the silence that ended it."""
+    speech_end_ms: int
+    """The end of the speech itself."""
+
+
+TurnEvent = SpeechStarted | SpeechPaused | SpeechResumed | SpeechStopped
+
+
+class TurnDetector:
+    def __init__(self, settings: TurnSettings) -> None:
+        self.settings = settings
+        self.speaking = False
+        self.paused = False
+        self.elapsed_ms = 0
+        self._above = 0
+        self._last_speech_ms = 0
+        self.sounds_finished: bool | None = None
+        """semantic_vad: whether the words heard so far end like a finished sentence (set
+        by the session once it has a transcript of the pause; None: not known)."""
+
+    def window(self, probability: float) -> list[TurnEvent]:
+        """One 32 ms window's probability; the events it causes."""
+        start = self.elapsed_ms
+        self.elapsed_ms += WINDOW_MS
+        settings = self.settings
+        events: list[TurnEvent] = []
+        if not self.speaking:
+            self._above = self._above + 1 if probability >= settings.threshold else 0
+            if self._above >= START_WINDOWS:
+                self.speaking, self.paused = True, False
+                began = start - (START_WINDOWS - 1) * WINDOW_MS
+                self._last_speech_ms = self.elapsed_ms
+                self.sounds_finished = None
+                events.append(SpeechStarted(max(0, began - settings.prefix_padding_ms)))
+            return events
+        if probability >= settings.threshold - HYSTERESIS:
+            self._last_speech_ms = self.elapsed_ms
+            if self.paused and probability >= settings.threshold:
+                self.paused = False
+                self.sounds_finished = None
+                events.append(SpeechResumed())
+            return events
+        silent = self.elapsed_ms - self._last_speech_ms
+        if silent >= settings.silence_ms(self.sounds_finished):
+            self.speaking = self.paused = False
+            self._above = 0
+            events.append(SpeechStopped(self.elapsed_ms, self._last_speech_ms))
+        elif (
+            not self.paused
+            and settings.speculate_after_ms
+            and silent >= settings.speculate_after_ms
+        ):
+            self.paused = True
+            events.append(SpeechPaused(self._last_speech_ms))
+        return events
+
+    def reset(self) -> None:
+        """After a manual commit or clear: the next speech is a new turn."""
+        self.speaking = self.paused = False
+        self._above = 0
