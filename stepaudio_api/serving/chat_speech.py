@@ -35,6 +35,9 @@ class ReplySpeaker:
         self.sentences = SentenceStream()
         self.samples_out = 0
         self.transcript: list[str] = []
+        self.spoken_characters = 0
+        self.marks: list[tuple[int, int]] = []
+        """(milliseconds of audio, transcript characters spoken by then) after each sentence."""
 
     @property
     def seconds(self) -> float:
@@ -71,3 +74,5 @@ class ReplySpeaker:
                     self.samples_out += len(samples)
                     if data := self.encoder.encode(samples):
                         yield data
+            self.spoken_characters += len(sentence) + 1
+            self.marks.append((round(self.seconds * 1000), self.spoken_characters))

@@ -1,0 +1,236 @@
+"""One realtime response: ask the chat model, speak or write its answer as server events, turn
+its calls to the client's functions into function_call items; cancellable at any point."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import secrets
+from collections.abc import Callable
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from typing import Any
+
+from stepaudio_api.engines.chat import ChatEngine
+from stepaudio_api.extensions.tools import ToolRegistry
+from stepaudio_api.serving.chat_speech import ReplySpeaker
+from stepaudio_api.serving.chat_turn import (
+    ChatTurn,
+    ClientToolCalls,
+    Finished,
+    TextDelta,
+    ToolPolicy,
+    ToolsRunning,
+    TurnUsage,
+)
+from stepaudio_api.serving.realtime.conversation import Conversation, Item, Part
+
+Emit = Callable[..., None]
+"""emit(GA event type, **fields): queue one server event (Item values are written as the
+client's generation has them, at once)."""
+
+
+@dataclass(slots=True)
+class ResponsePlan:
+    """What one response.create (or a turn's end) asks for, the session's settings filled in."""
+
+    messages: list[dict[str, Any]]
+    audio: bool
+    voice: str
+    output_format: dict[str, Any]
+    beta_format: str
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    tool_choice: Any = "auto"
+    temperature: float | None = None
+    max_output_tokens: int | str = "inf"
+    in_conversation: bool = True
+    metadata: dict[str, str] | None = None
+    acknowledgement: str = "One moment, please."
+
+
+@dataclass(slots=True)
+class ResponseResult:
+    status: str = "in_progress"
+    reason: str | None = None
+    usage: TurnUsage = field(default_factory=TurnUsage)
+    audio_seconds: float = 0.0
+
+
+class Responder:
+    def __init__(self, model: ChatEngine, tools: ToolRegistry, policy: ToolPolicy,
+                 conversation: Conversation, emit: Emit) -> None:  # fmt: skip
+        self.model, self.tools, self.policy = model, tools, policy
+        self.conversation, self.emit = conversation, emit
+        self.id = "resp_" + secrets.token_hex(10)
+        self.output: list[Item] = []
+        self.result = ResponseResult()
+        self.cancel_reason = "client_cancelled"
+
+    def wire(self, plan: ResponsePlan, beta: bool) -> dict[str, Any]:
+        status_details = None
+        if self.result.status == "cancelled":
+            status_details = {"type": "cancelled", "reason": self.result.reason}
+        elif self.result.status == "failed":
+            error = {"type": "server_error", "message": self.result.reason}
+            status_details = {"type": "failed", "error": error}
+        response: dict[str, Any] = {
+            "id": self.id, "object": "realtime.response", "status": self.result.status,
+            "status_details": status_details, "output": [i.wire(beta) for i in self.output],
+            "conversation_id": "conv_" + self.id[5:] if plan.in_conversation else None,
+            "max_output_tokens": plan.max_output_tokens, "metadata": plan.metadata,
+            "usage": self._usage() if self.result.status != "in_progress" else None,
+        }  # fmt: skip
+        if beta:
+            return response | {"modalities": ["text", "audio"] if plan.audio else ["text"],
+                               "voice": plan.voice, "output_audio_format": plan.beta_format,
+                               "temperature": plan.temperature}  # fmt: skip
+        return response | {"output_modalities": ["audio" if plan.audio else "text"],
+                           "audio": {"output": {"format": plan.output_format,
+                                                "voice": plan.voice}}}  # fmt: skip
+
+    def _usage(self) -> dict[str, Any]:
+        usage = self.result.usage
+        audio_tokens = round(self.result.audio_seconds * 25)
+        output = usage.completion_tokens + audio_tokens
+        return {"total_tokens": usage.prompt_tokens + output, "input_tokens": usage.prompt_tokens,
+                "output_tokens": output,
+                "input_token_details": {"text_tokens": usage.prompt_tokens, "audio_tokens": 0,
+                                        "cached_tokens": usage.cached_tokens},
+                "output_token_details": {"text_tokens": usage.completion_tokens,
+                                         "audio_tokens": audio_tokens}}  # fmt: skip
+
+    async def run(self, plan: ResponsePlan, speaker: ReplySpeaker | None, beta: bool) -> None:
+        """Emit the whole response; on cancellation its items end incomplete and
+        response.done says cancelled, with ``cancel_reason``."""
+        self.emit("response.created", response=self.wire(plan, beta))
+        message: Item | None = None
+        try:
+            body: dict[str, Any] = {"messages": plan.messages, "tool_choice": plan.tool_choice}
+            if plan.tools:
+                body["tools"] = plan.tools
+            if plan.temperature is not None:
+                body["temperature"] = plan.temperature
+            if isinstance(plan.max_output_tokens, int):
+                body["max_tokens"] = plan.max_output_tokens
+            if not body.get("tools") and not self.policy.server_tools:
+                body.pop("tool_choice")
+            turn = ChatTurn(self.model, self.tools, self.policy).run(body)
+            async with aclosing(turn) as events:  # type: ignore[type-var]
+                async for event in events:
+                    if isinstance(event, TextDelta | ToolsRunning):
+                        if message is None:
+                            message = self._open_message(plan, speaker, beta)
+                        if isinstance(event, TextDelta):
+                            await self._say(message, event.text, speaker, own=False)
+                        elif speaker is not None:
+                            await self._say(message, plan.acknowledgement + " ", speaker, own=True)
+                    elif isinstance(event, ClientToolCalls):
+                        if message is not None:
+                            await self._close_message(message, speaker, "completed")
+                            message = None
+                        for call in event.calls:
+                            self._function_call(call, beta)
+                    elif isinstance(event, Finished):
+                        self.result.usage = event.usage
+                        if message is not None:
+                            await self._close_message(message, speaker, "completed")
+                            message = None
+            self.result.status = "completed"
+        except asyncio.CancelledError:
+            self.result.status, self.result.reason = "cancelled", self.cancel_reason
+            if message is not None:
+                self._close_message_now(message, speaker, "incomplete")
+            raise
+        except Exception as exc:
+            self.result.status, self.result.reason = "failed", str(exc)
+            if message is not None:
+                self._close_message_now(message, speaker, "incomplete")
+        finally:
+            if speaker is not None:
+                self.result.audio_seconds = speaker.seconds
+            self.emit("response.done", response=self.wire(plan, beta))
+
+    def _where(self, item: Item) -> dict[str, Any]:
+        return {"response_id": self.id, "item_id": item.id,
+                "output_index": self.output.index(item)}  # fmt: skip
+
+    def _open_message(self, plan: ResponsePlan, speaker: ReplySpeaker | None,
+                      beta: bool) -> Item:  # fmt: skip
+        part = Part("output_audio", transcript="") if speaker else Part("output_text", text="")
+        item = Item("message", role="assistant", status="in_progress", content=[part])
+        self._add(item, beta)
+        self.emit("response.content_part.added", **self._where(item), content_index=0,
+                  part={"type": "audio", "transcript": ""} if speaker else
+                  {"type": "text", "text": ""})  # fmt: skip
+        return item
+
+    def _add(self, item: Item, beta: bool) -> None:
+        self.output.append(item)
+        previous = self.conversation.add(item) if self._in_conversation else None
+        # items are sent as they are now: the session's emitter writes them in the client's
+        # generation at once
+        self.emit("response.output_item.added", response_id=self.id,
+                  output_index=len(self.output) - 1, item=item)  # fmt: skip
+        if self._in_conversation:
+            self.emit("conversation.item.added", previous_item_id=previous, item=item)
+
+    _in_conversation = True
+
+    async def _say(self, item: Item, text: str, speaker: ReplySpeaker | None, own: bool) -> None:
+        part = item.content[0]
+        where = self._where(item) | {"content_index": 0}
+        if speaker is None:
+            part.text = (part.text or "") + text
+            self.emit("response.output_text.delta", **where, delta=text)
+            return
+        part.transcript = (part.transcript or "") + text
+        self.emit("response.output_audio_transcript.delta", **where, delta=text)
+        chunks = speaker.say(text.strip()) if own else speaker.text(text)
+        async for data in chunks:
+            self.emit("response.output_audio.delta", **where,
+                      delta=base64.b64encode(data).decode())  # fmt: skip
+            part.marks = list(speaker.marks)
+
+    async def _close_message(self, item: Item, speaker: ReplySpeaker | None, status: str) -> None:
+        if speaker is not None:
+            where = self._where(item) | {"content_index": 0}
+            async for data in speaker.finish():
+                self.emit("response.output_audio.delta", **where,
+                          delta=base64.b64encode(data).decode())  # fmt: skip
+            item.content[0].marks = list(speaker.marks)
+        self._close_message_now(item, speaker, status)
+
+    def _close_message_now(self, item: Item, speaker: ReplySpeaker | None, status: str) -> None:
+        part, where = item.content[0], self._where(item) | {"content_index": 0}
+        if speaker is not None:
+            self.emit("response.output_audio.done", **where)
+            self.emit("response.output_audio_transcript.done", **where,
+                      transcript=part.transcript or "")  # fmt: skip
+            done_part = {"type": "audio", "transcript": part.transcript or ""}
+        else:
+            self.emit("response.output_text.done", **where, text=part.text or "")
+            done_part = {"type": "text", "text": part.text or ""}
+        self.emit("response.content_part.done", **where, part=done_part)
+        self._finish_item(item, status)
+
+    def _finish_item(self, item: Item, status: str) -> None:
+        item.status = status
+        self.emit("response.output_item.done", response_id=self.id,
+                  output_index=self.output.index(item), item=item)  # fmt: skip
+        if self._in_conversation:
+            self.emit("conversation.item.done", previous_item_id=None, item=item)
+
+    def _function_call(self, call: dict[str, Any], beta: bool) -> None:
+        function = call["function"]
+        call_id = call["id"] or "call_" + secrets.token_hex(8)
+        item = Item("function_call", status="in_progress", call_id=call_id,
+                    name=function["name"], arguments="")  # fmt: skip
+        self._add(item, beta)
+        item.arguments = function["arguments"]
+        where = self._where(item) | {"call_id": item.call_id}
+        self.emit("response.function_call_arguments.delta", **where, delta=item.arguments)
+        done: dict[str, Any] = {"arguments": item.arguments}
+        if not beta:
+            done["name"] = item.name
+        self.emit("response.function_call_arguments.done", **where, **done)
+        self._finish_item(item, "completed")
