@@ -82,6 +82,18 @@ class ChatSettings(msgspec.Struct, forbid_unknown_fields=True):
     reply_tokens: int = 1024
 
 
+class RealtimeSettings(msgspec.Struct, forbid_unknown_fields=True):
+    # The models that hear the user (the conversation's own transcripts) and speak replies.
+    transcription_model: str = "step-audio-asr"
+    speech_model: str = "step-audio-tts"
+    # Open realtime sessions one key may hold on one server.
+    max_sessions_per_key: int = 4
+    # One client event at most (an append carries up to 15 MiB of audio as base64).
+    max_event_bytes: int = 21 * 1024 * 1024
+    # A pause this long inside a turn starts a speculative response (0: never).
+    speculate_after_ms: int = 160
+
+
 class ModelSettings(msgspec.Struct, forbid_unknown_fields=True):
     id: str
     engine: str
@@ -104,6 +116,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True):
     workers: WorkerSettings = msgspec.field(default_factory=WorkerSettings)
     speech: SpeechSettings = msgspec.field(default_factory=SpeechSettings)
     chat: ChatSettings = msgspec.field(default_factory=ChatSettings)
+    realtime: RealtimeSettings = msgspec.field(default_factory=RealtimeSettings)
     # plugin name -> its options, e.g. [plugin_options.tools] weather_base_url = "..."
     plugin_options: dict[str, dict[str, Any]] = {}
     # engine instance name -> {"type": registered engine type, **options}

@@ -69,15 +69,25 @@ def reply_style(styles: StyleResolver, audio: ChatAudioOptions, user_text: str) 
     """The audio options' style; what they leave open, the user's last words may set
     ("tell me in Cantonese with a cheerful tone"): emotion, dialect and speed."""
     style = explicit_style(styles, audio)
-    if not user_text:
+    return with_words_heard(styles, style, user_text, audio.emotion is None, audio.speed is None)
+
+
+def with_words_heard(
+    styles: StyleResolver, style: SpeechStyle, text: str, emotion_open: bool = True,
+    speed_open: bool = True,
+) -> SpeechStyle:  # fmt: skip
+    """``style`` with the emotion, dialect and speed that words in ``text`` ask for, where
+    ``style`` leaves them open; contradictions in the words are ignored (they are not a
+    request's fields)."""
+    if not text:
         return style
-    heard = styles.parser.parse(user_text)
-    if style.emotion is None and audio.emotion is None and heard.emotion is not None:
+    heard = styles.parser.parse(text)
+    if emotion_open and style.emotion is None and heard.emotion is not None:
         if "emotion" not in heard.problems:
             style = replace(style, emotion=heard.emotion, intensity=heard.intensity or 3)  # type: ignore[arg-type]
     if style.dialect is None and heard.dialect is not None and "dialect" not in heard.problems:
         style = replace(style, dialect=heard.dialect, dialect_tag=heard.dialect_tag)
-    if audio.speed is None and style.speed == 1.0 and heard.speed is not None:
+    if speed_open and style.speed == 1.0 and heard.speed is not None:
         if "speed" not in heard.problems:
             style = replace(style, speed=heard.speed)
     return style

@@ -177,11 +177,16 @@ class RealtimeSession(Base):
 
 
 class ConversationItem(Base):
+    """One item of a realtime session's conversation, as last seen (its id is the client's or
+    ours, unique within its session)."""
+
     __tablename__ = "conversation_items"
     __table_args__ = (Index("ix_conversation_items_session_position", "session_id", "position"),)
 
-    id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    session_id: Mapped[str] = mapped_column(ForeignKey("realtime_sessions.id", ondelete="CASCADE"))
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("realtime_sessions.id", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
     position: Mapped[int] = mapped_column(Integer)
     type: Mapped[str] = mapped_column(String(32))  # message, function_call, function_call_output
     role: Mapped[str | None] = mapped_column(String(16))
