@@ -47,6 +47,9 @@ def serve(host: str | None, port: int | None, config_file: str | None) -> None:
         log_level=settings.log_level,
         lifespan="on",
         timeout_graceful_shutdown=5,
+        # larger than realtime.max_event_bytes, so an oversized event gets an error event
+        # rather than a dropped connection
+        ws_max_size=settings.realtime.max_event_bytes + 1024 * 1024,
     )
 
 

@@ -14,6 +14,8 @@ from stepaudio_api.plugins import Plugins, get_plugin_manager
 from stepaudio_api.serving.chat import ChatServing
 from stepaudio_api.serving.metering import BackgroundWrites, RequestMeter
 from stepaudio_api.serving.models import ModelCatalog
+from stepaudio_api.serving.realtime.serving import RealtimeServing
+from stepaudio_api.serving.realtime.session_parts import SessionParts
 from stepaudio_api.serving.speech import SpeechServing
 from stepaudio_api.serving.transcription import TranscriptionServing
 from stepaudio_api.serving.voices import VoiceServing
@@ -21,6 +23,7 @@ from stepaudio_api.settings import Settings
 from stepaudio_api.store.api_keys import ApiKeyStore, Caller
 from stepaudio_api.store.chat_audio import ChatAudioStore
 from stepaudio_api.store.database import Database, database_url
+from stepaudio_api.store.realtime_sessions import RealtimeSessionStore
 from stepaudio_api.store.usage import UsageLedger
 from stepaudio_api.store.voices import VoiceProfileStore
 
@@ -43,6 +46,8 @@ class Services:
     transcription: TranscriptionServing
     voices: VoiceServing
     chat: ChatServing
+    realtime: RealtimeServing
+    sessions: RealtimeSessionStore
 
     @classmethod
     def build(cls, settings: Settings, extra_plugins: dict[str, object] | None = None) -> Services:
@@ -59,6 +64,9 @@ class Services:
         profiles = VoiceProfileStore(database)
         speech = SpeechServing(settings, models, profiles, dialects, voice_packs)
         chat = ChatServing(settings, models, speech, tools, ChatAudioStore(database))
+        writes = BackgroundWrites()
+        sessions = RealtimeSessionStore(database)
+        parts = SessionParts(settings, models, speech, tools, sessions, writes)
         return cls(
             settings=settings,
             plugins=plugins,
@@ -71,11 +79,13 @@ class Services:
             keys=ApiKeyStore(database, settings.auth.key_cache_seconds),
             usage=UsageLedger(database),
             metrics=metrics,
-            writes=BackgroundWrites(),
+            writes=writes,
             speech=speech,
             transcription=TranscriptionServing(models),
             voices=VoiceServing(settings, models, profiles, voice_packs),
             chat=chat,
+            realtime=RealtimeServing(settings, models, parts),
+            sessions=sessions,
         )
 
     def meter(self, caller: Caller, request_id: str, capability: str) -> RequestMeter:

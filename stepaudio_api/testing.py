@@ -67,7 +67,7 @@ def running_server(
     port = _free_port()
     config = uvicorn.Config(
         create_app(services=services), host="127.0.0.1", port=port, log_level="warning",
-        lifespan="on",
+        lifespan="on", ws_max_size=settings.realtime.max_event_bytes + 1024 * 1024,
     )  # fmt: skip
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -109,6 +109,10 @@ class RequestMeter:
             }  # fmt: skip
             await self.observers(record)
 
+    async def finish(self, status: str = "completed") -> None:
+        """Finish a long-lived request (a realtime session) with what it measured."""
+        await self._finish(status, refund=False)
+
     def _finish_in_background(self, status: str, refund: bool) -> None:
         self.writes.spawn(self._finish(status, refund))
 

@@ -1,0 +1,80 @@
+"""Realtime sessions for the WebSocket route: opened within each key's limit, kept in the store
+while they last, metered as one usage record each."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from stepaudio_api.errors import APIError
+from stepaudio_api.serving.metering import RequestMeter
+from stepaudio_api.serving.models import ModelCatalog
+from stepaudio_api.serving.realtime.session import RealtimeSession
+from stepaudio_api.serving.realtime.session_config import SessionConfig, TurnDetectionConfig
+from stepaudio_api.serving.realtime.session_parts import SessionParts
+from stepaudio_api.serving.realtime.turn_detection import TurnSettings
+from stepaudio_api.settings import Settings
+from stepaudio_api.store.api_keys import Caller
+
+DEFAULT_MODEL = "step-audio-realtime"
+
+
+class SessionLimitReached(APIError):
+    status = 429
+    type = "invalid_request_error"
+
+
+class RealtimeServing:
+    def __init__(self, settings: Settings, catalog: ModelCatalog, parts: SessionParts) -> None:
+        self.settings, self.catalog, self.parts = settings, catalog, parts
+        self.open_sessions: Counter[str | None] = Counter()
+
+    def open(self, caller: Caller, model: str | None, intent: str | None,
+             beta: bool) -> RealtimeSession:  # fmt: skip
+        """A new session (a realtime or a transcription one), or the APIError to send."""
+        limit = self.settings.realtime.max_sessions_per_key
+        if self.open_sessions[caller.key_id] >= limit:
+            raise SessionLimitReached(
+                f"The key '{caller.name}' already has {limit} open realtime sessions on this "
+                "server (realtime.max_sessions_per_key); close one first",
+                code="session_limit_reached",
+            )
+        transcription = intent == "transcription" or (
+            model is not None and model in self.catalog.by_name
+            and self.catalog.by_name[model].capability == "transcription"
+        )  # fmt: skip
+        if transcription:
+            config = SessionConfig(model=model or self.settings.realtime.transcription_model,
+                                   type="transcription", audio_output=False)  # fmt: skip
+            config.transcription = {"model": config.model}
+        else:
+            name = model or DEFAULT_MODEL
+            self.catalog.resolve(name, "chat")  # 404 unknown, 400 not a chat model, 503 no brain
+            speculate = self.settings.realtime.speculate_after_ms
+            detection = TurnDetectionConfig(TurnSettings(speculate_after_ms=speculate))
+            config = SessionConfig(model=name, turn_detection=detection)
+        session = RealtimeSession(self.parts, config, beta)
+        self.open_sessions[caller.key_id] += 1
+        return session
+
+    async def begin(self, session: RealtimeSession, caller: Caller, meter: RequestMeter) -> None:
+        await meter.admit(session.config.model)
+        await self.parts.store.open(session.config.id, caller.key_id, session.config.model,
+                                    session.config.type, session.config.wire(False))  # fmt: skip
+        session.start()
+
+    async def end(self, session: RealtimeSession, caller: Caller, meter: RequestMeter) -> None:
+        """Always called once the socket is gone: tasks stopped, record and row finished."""
+        self.open_sessions[caller.key_id] -= 1
+        await session.close()
+        measured = meter.measured
+        measured.audio_seconds_in = round(session.audio_seconds_in, 3)
+        measured.audio_seconds_out = round(session.audio_seconds_out, 3)
+        measured.input_tokens, measured.output_tokens = session.tokens_in, session.tokens_out
+        await meter.finish("completed")
+        totals = {
+            "audio_seconds_in": measured.audio_seconds_in,
+            "audio_seconds_out": measured.audio_seconds_out,
+            "input_tokens": session.tokens_in,
+            "output_tokens": session.tokens_out,
+        }
+        await self.parts.store.close(session.config.id, session.config.wire(False), totals)
