@@ -15,6 +15,7 @@ from litestar.types import ASGIApp
 from stepaudio_api.api import (
     admin_keys,
     admin_plugins,
+    admin_sessions,
     admin_tools,
     admin_usage,
     admin_voices,
@@ -73,6 +74,7 @@ def create_litestar(services: Services) -> Litestar:
             admin_voices.admin_voices_router(settings.voices.max_upload_bytes),
             admin_plugins.list_plugins,
             admin_tools.tools_router,
+            admin_sessions.sessions_router,
         ],
         dependencies={"services": Provide(lambda: services, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
