@@ -52,7 +52,7 @@ class RealtimeSessionStore:
             query = query.where(RealtimeSession.key_id == key_id)
         counts = (select(ConversationItem.session_id, func.count().label("items"))
                   .group_by(ConversationItem.session_id).subquery())  # fmt: skip
-        query = query.add_columns(counts.c.items).outerjoin(
+        query = query.add_columns(counts.c["items"]).outerjoin(
             counts, counts.c.session_id == RealtimeSession.id
         )
         async with self.database.sessions() as session:
