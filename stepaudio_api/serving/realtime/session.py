@@ -20,6 +20,7 @@ from stepaudio_api.serving.realtime.input_audio import MIN_COMMIT_MS, InputAudio
 from stepaudio_api.serving.realtime.responder import Responder
 from stepaudio_api.serving.realtime.session_config import SessionConfig
 from stepaudio_api.serving.realtime.session_parts import SessionParts
+from stepaudio_api.serving.realtime.speculation import Speculation
 from stepaudio_api.serving.realtime.turn_detection import (
     SpeechPaused,
     SpeechResumed,
@@ -29,25 +30,6 @@ from stepaudio_api.serving.realtime.turn_detection import (
 )
 
 logger = logging.getLogger(__name__)
-
-
-class HeldEvents:
-    """A speculative response's events, kept until its turn is committed (or thrown away)."""
-
-    def __init__(self) -> None:
-        self.events: list[tuple[str, dict[str, Any]]] = []
-        self.target: Any = None
-
-    def __call__(self, kind: str, **fields: Any) -> None:
-        if self.target is not None:
-            self.target(kind, **fields)
-        else:
-            self.events.append((kind, fields))
-
-    def release(self, emit: Any) -> None:
-        for kind, fields in self.events:
-            emit(kind, **fields)
-        self.events, self.target = [], emit
 
 
 class RealtimeSession:
@@ -62,7 +44,7 @@ class RealtimeSession:
         self.turn_start_ms = 0
         self.response: Responder | None = None
         self.response_task: asyncio.Task[None] | None = None
-        self.speculation: tuple[Responder, asyncio.Task[None], HeldEvents, Item] | None = None
+        self.speculation: Speculation | None = None
         self.tasks: set[asyncio.Task[Any]] = set()
         self.transcripts: dict[str, asyncio.Future[str]] = {}
         self.audio_seconds_in = 0.0
@@ -179,7 +161,7 @@ class RealtimeSession:
                     where = f"item.content[{index}].audio"
                     raise BadEvent(str(exc), "invalid_audio", where) from None
                 part.audio = None
-                self._hear(item, self.parts.resample_to_16k(samples, self.config.input_format))
+                self.hear(item, self.parts.resample_to_16k(samples, self.config.input_format))
         self.emit("conversation.item.added", previous_item_id=previous, item=item)
         self.emit("conversation.item.done", previous_item_id=previous, item=item)
         self.parts.save_item(self, item)
@@ -236,7 +218,8 @@ class RealtimeSession:
                 self._cancel_response("turn_detected")
         elif isinstance(event, SpeechPaused):
             if self._responds_to_turns() and self.speculation is None:
-                self._speculate(event.audio_end_ms)
+                audio = self.buffer.audio(self.turn_start_ms, event.audio_end_ms)
+                self.speculation = Speculation(self, self.turn_item_id, audio)
         elif isinstance(event, SpeechResumed):
             self._drop_speculation()
         elif isinstance(event, SpeechStopped):
@@ -245,7 +228,7 @@ class RealtimeSession:
             audio = self.buffer.take(self.turn_start_ms, event.audio_end_ms)
             speculation, self.speculation = self.speculation, None
             if speculation is not None and self._responds_to_turns():
-                self._adopt(speculation, audio)
+                speculation.adopt(audio)
             else:
                 item = self._commit(audio, self.turn_item_id)
                 if self._responds_to_turns():
@@ -264,18 +247,22 @@ class RealtimeSession:
         self.emit("input_audio_buffer.committed", previous_item_id=previous, item_id=item.id)
         self.emit("conversation.item.added", previous_item_id=previous, item=item)
         self.emit("conversation.item.done", previous_item_id=previous, item=item)
-        self._hear(item, audio)
+        self.hear(item, audio)
         return item
 
-    def _hear(self, item: Item, audio: np.ndarray, known: str | None = None) -> None:
+    def hear(self, item: Item, audio: np.ndarray,
+             known: str | asyncio.Future[str] | None = None) -> None:  # fmt: skip
         """Transcribe a user item's audio in the background; responses wait for it."""
         future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self.transcripts[item.id] = future
 
         async def hear() -> None:
             try:
-                text = known
-                if text is None:
+                if isinstance(known, asyncio.Future):
+                    text = await known  # a speculation heard it already, or soon will
+                elif known is not None:
+                    text = known
+                else:
                     text = await self.parts.transcribe(self.config, audio)
             except Exception as exc:
                 logger.exception("transcription failed")
@@ -312,39 +299,10 @@ class RealtimeSession:
             self.response.cancel_reason = reason
             self.response_task.cancel()
 
-    def _speculate(self, speech_end_ms: int) -> None:
-        audio = self.buffer.audio(self.turn_start_ms, speech_end_ms)
-        user = Item("message", id=self.turn_item_id or "item_" + secrets.token_hex(10),
-                    role="user", content=[Part("input_audio", transcript=None)])  # fmt: skip
-        conversation = Conversation()
-        conversation.items = [*self.conversation.items, user]
-        held = HeldEvents()
-        responder = self.parts.responder(self, conversation, held)
-        task = self.spawn(self.parts.run_response(self, responder, {}, speculative=(user, audio)))
-        self.speculation = (responder, task, held, user)
-
     def _drop_speculation(self) -> None:
         if self.speculation is not None:
-            self.speculation[1].cancel()
+            self.speculation.drop()
             self.speculation = None
-
-    def _adopt(self, speculation: tuple[Responder, asyncio.Task[None], HeldEvents, Item],
-               audio: np.ndarray) -> None:  # fmt: skip
-        """The turn ended as the speculation assumed: commit the user's item, then let the
-        prepared response's events out (those held, then the rest as they come)."""
-        responder, task, held, user = speculation
-        previous = self.conversation.add(user)
-        self.emit("input_audio_buffer.committed", previous_item_id=previous, item_id=user.id)
-        self.emit("conversation.item.added", previous_item_id=previous, item=user)
-        self.emit("conversation.item.done", previous_item_id=previous, item=user)
-        known = user.content[0].transcript
-        user.content[0].transcript = None
-        self._hear(user, audio, known=known)
-        for item in responder.output:
-            self.conversation.add(item)
-        responder.conversation = self.conversation
-        self.response, self.response_task = responder, task
-        held.release(self.emit)
 
     def after_response(self, responder: Responder) -> None:
         """A response finished (or was cancelled): count it, keep its items, say the limits."""

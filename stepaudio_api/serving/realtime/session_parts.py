@@ -93,14 +93,14 @@ class SessionParts:
         return Responder(self.chat_model(session.config.model), self.tools, policy,
                          conversation, emit)  # fmt: skip
 
-    async def run_response(self, session: RealtimeSession, responder: Responder,
-                           overrides: dict[str, Any],
-                           speculative: tuple[Item, np.ndarray] | None = None) -> None:  # fmt: skip
-        """Wait for the transcripts the conversation still lacks, plan, speak."""
-        if speculative is not None:
-            user, audio = speculative
-            user.content[0].transcript = await self.transcribe(session.config, audio)
-        pending = [f for f in session.transcripts.values() if not f.done()]
+    async def run_response(
+        self, session: RealtimeSession, responder: Responder, overrides: dict[str, Any],
+        own_item: str | None = None,
+    ) -> None:  # fmt: skip
+        """Wait for the transcripts the conversation still lacks (but ``own_item``'s, which a
+        speculation has heard itself), plan, speak."""
+        pending = [f for item_id, f in session.transcripts.items()
+                   if not f.done() and item_id != own_item]  # fmt: skip
         if pending:
             await asyncio.gather(*pending)
         plan, speaker = await self.plan(session, responder.conversation, overrides)

@@ -22,6 +22,24 @@ an unfinished-sounding one waits UNFINISHED_FACTOR times longer."""
 UNFINISHED_FACTOR = 3.0
 
 
+_TRAILING_WORDS = frozenset(
+    "and or but so because since the a an to of with for if then that which who um uh er like "
+    "my your our their is are was were i we you".split()
+)
+_FINAL_MARKS = (".", "?", "!", "。", "？", "！")
+
+
+def sounds_finished(transcript: str) -> bool:
+    """Whether words heard so far end like a finished sentence: a final mark, and no word
+    that leads on ("and", "because", "um") before it (the recogniser adds a full stop to
+    most pauses)."""
+    text = transcript.strip()
+    if not text or not text.endswith(_FINAL_MARKS) or text.endswith("..."):
+        return False
+    last = text.rstrip(".?!。？！").split()[-1:] or [""]
+    return last[0].lower().strip(",;:") not in _TRAILING_WORDS
+
+
 @dataclass(frozen=True, slots=True)
 class TurnSettings:
     kind: Literal["server_vad", "semantic_vad"] = "server_vad"
