@@ -14,6 +14,7 @@ from chat_helpers import pcm_to_wav, transcribe
 from chat_stand_in import ChatStandIn, Reply, ToolCall
 from conftest import ServerProcess
 from realtime_helpers import (
+    BYTES_PER_MS,
     audio_of,
     events_until,
     send_audio,
@@ -302,3 +303,47 @@ def test_g711_in_and_out(chat_server: ServerProcess, upstream: ChatStandIn) -> N
     assert 3.0 < len(pcm8) / 8000 < 9.0
     wav = pcm_to_wav(pcm8.astype("<i2").tobytes(), rate=8000)
     assert word_error_rate(ANSWER, transcribe(ga(chat_server), wav)) <= 0.15
+
+
+def test_a_pause_inside_a_turn_is_not_its_end(
+    chat_server: ServerProcess, upstream: ChatStandIn
+) -> None:
+    """A 400 ms pause (under the 500 ms that ends a turn) may start a speculative response,
+    but nothing of it is sent: one response, after the commit, for the whole sentence."""
+    first = speech_pcm(chat_server, "I would like to book a table", lead_ms=300, tail_ms=0)
+    second = speech_pcm(chat_server, "for two people tonight at eight.", lead_ms=0, tail_ms=1200)
+    # exactly 350 ms of silence between the words (the speech endpoint's own trailing and
+    # leading silences cut away)
+    first = first[: int(speech_span_ms(first)[1]) * BYTES_PER_MS] + silence(350)
+    second = second[int(speech_span_ms(second)[0]) * BYTES_PER_MS :]
+    upstream.plan(Reply(content=["Booked."]), Reply(content=["Booked."]))
+    with ga(chat_server).realtime.connect(model="gpt-realtime") as connection:
+        send_audio(connection, first + second, chunk_ms=20, paced=True)
+        events = events_until(connection, "response.done")
+    kinds = [e.type for e in events]
+    assert kinds.count("response.created") == 1 and kinds.count("input_audio_buffer.committed") == 1
+    assert kinds.index("input_audio_buffer.committed") < kinds.index("response.created")
+    assert kinds.count("input_audio_buffer.speech_started") == 1
+    sent = upstream.requests[-1].body["messages"][-1]["content"]
+    whole = "I would like to book a table for two people tonight at eight."
+    assert word_error_rate(whole, sent) <= 0.15, sent
+    assert 1 <= len(upstream.requests) <= 2  # at most one speculation, thrown away
+
+
+def test_semantic_vad_eagerness(chat_server: ServerProcess, upstream: ChatStandIn) -> None:
+    """semantic_vad ends a finished-sounding turn after a short pause when eager, a long one
+    when not."""
+    pcm = speech_pcm(chat_server, "Please tell me a joke about cats.", tail_ms=2000)
+    _, end_ms = speech_span_ms(pcm)
+    waited = {}
+    for eagerness in ("high", "low"):
+        upstream.plan(Reply(content=["Meow."]))
+        with ga(chat_server).realtime.connect(model="gpt-realtime") as connection:
+            connection.session.update(session={"type": "realtime", "output_modalities": ["text"],
+                "audio": {"input": {"turn_detection": {"type": "semantic_vad",
+                                                        "eagerness": eagerness}}}})  # fmt: skip
+            send_audio(connection, pcm, chunk_ms=20, paced=True)
+            events = events_until(connection, "response.done")
+        stopped = next(e for e in events if e.type == "input_audio_buffer.speech_stopped")
+        waited[eagerness] = stopped.audio_end_ms - end_ms
+    assert waited["high"] < 600 and waited["low"] >= 800, waited
