@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from typing import Any
 
+import httpx
 import numpy as np
 import openai
+import pytest
 from audio_checks import decode, word_error_rate
 from chat_helpers import pcm_to_wav, transcribe
 from chat_stand_in import ChatStandIn, Reply, ToolCall
 from conftest import ServerProcess
+from keys import admin_get, create_key
 from realtime_helpers import (
     BYTES_PER_MS,
     audio_of,
@@ -347,3 +351,70 @@ def test_semantic_vad_eagerness(chat_server: ServerProcess, upstream: ChatStandI
         stopped = next(e for e in events if e.type == "input_audio_buffer.speech_stopped")
         waited[eagerness] = stopped.audio_end_ms - end_ms
     assert waited["high"] < 600 and waited["low"] >= 800, waited
+
+
+def test_idle_timeout_prompts_a_silent_user(
+    chat_server: ServerProcess, upstream: ChatStandIn
+) -> None:
+    upstream.plan(Reply(content=["Are you still there?"]))
+    with ga(chat_server).realtime.connect(model="gpt-realtime") as connection:
+        connection.session.update(session={"type": "realtime", "output_modalities": ["text"],
+            "audio": {"input": {"turn_detection": {"type": "server_vad",
+                                                    "idle_timeout_ms": 1000}}}})  # fmt: skip
+        send_audio(connection, silence(1500), chunk_ms=50)
+        events = events_until(connection, "response.done")
+    timeout = next(e for e in events if e.type == "input_audio_buffer.timeout_triggered")
+    assert 950 <= timeout.audio_end_ms - timeout.audio_start_ms <= 1100
+    assert text_of(events, "response.output_text.delta") == "Are you still there?"
+    assert [e.type for e in events].count("input_audio_buffer.speech_started") == 0
+
+
+def test_session_instructions_choose_the_dialect(chat_server: ServerProcess,
+                                                 upstream: ChatStandIn) -> None:  # fmt: skip
+    """ "Answer in Cantonese" in the session's instructions: the reply is spoken as
+    /v1/audio/speech speaks Cantonese (espeak-ng's yue, the dialect's fallback voice)."""
+    answer = "今日天氣好好。"
+    upstream.plan(Reply(content=[answer]))
+    with ga(chat_server).realtime.connect(model="gpt-realtime") as connection:
+        instructions = "Always answer in Cantonese."
+        connection.session.update(session={"type": "realtime", "instructions": instructions})
+        connection.conversation.item.create(item={"type": "message", "role": "user",
+            "content": [{"type": "input_text", "text": "How is the weather?"}]})  # fmt: skip
+        connection.response.create()
+        events = events_until(connection, "response.done")
+    spoken = decode(audio_of(events), "pcm").duration
+    body = {"model": "tts-1", "voice": "alloy", "input": answer, "response_format": "pcm",
+            "dialect": "cantonese"}  # fmt: skip
+    reference = httpx.post(f"{chat_server.base_url}/v1/audio/speech", json=body, timeout=60)
+    expected = decode(reference.content, "pcm").duration
+    assert abs(spoken - expected) < 0.15 * expected, (spoken, expected)
+
+
+def test_a_session_is_one_usage_record_and_is_kept(chat_server: ServerProcess,
+                                                   upstream: ChatStandIn) -> None:  # fmt: skip
+    admin_key = create_key(chat_server, "rt-admin-usage", "--admin")
+    key = create_key(chat_server, "rt-metered")
+    pcm = speech_pcm(chat_server, QUESTION)
+    upstream.plan(Reply(content=words(ANSWER)))
+    client = openai.OpenAI(base_url=f"{chat_server.base_url}/v1", api_key=key, max_retries=0)
+    with client.realtime.connect(model="gpt-realtime") as connection:
+        session_id = events_until(connection, "session.created")[-1].session.id
+        send_audio(connection, pcm, chunk_ms=100)
+        events_until(connection, "response.done")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        stored = admin_get(chat_server, admin_key, f"/admin/sessions/{session_id}")
+        if stored["status"] == "closed":
+            break
+        time.sleep(0.1)
+    assert stored["status"] == "closed" and stored["type"] == "realtime"
+    assert [i["role"] for i in stored["items"]] == ["user", "assistant"]
+    assert word_error_rate(QUESTION, stored["items"][0]["content"][0]["transcript"]) <= 0.10
+    assert stored["items"][1]["content"][0]["transcript"] == ANSWER
+    assert abs(stored["audio_seconds_in"] - len(pcm) / 48000) < 0.05
+    assert stored["audio_seconds_out"] > 2.0
+    records = admin_get(chat_server, admin_key, "/admin/usage/records",
+                        key_id=stored["key_id"])["data"]  # fmt: skip
+    assert [(r["capability"], r["status"]) for r in records] == [("realtime", "completed")]
+    assert records[0]["audio_seconds_in"] == pytest.approx(stored["audio_seconds_in"], abs=0.01)
+    assert records[0]["output_tokens"] == stored["output_tokens"] > 0

@@ -50,6 +50,8 @@ class RealtimeSession:
         self.audio_seconds_in = 0.0
         self.audio_seconds_out = 0.0
         self.tokens_in = self.tokens_out = 0
+        self.idle_since_ms = 0
+        """Where the current stretch without speech or a response began (session clock)."""
         self.closed = False
 
     # -- output ---------------------------------------------------------------------------
@@ -124,6 +126,27 @@ class RealtimeSession:
         for probability in self.vad.feed(at_16k):
             for turn_event in self.detector.window(probability):
                 await self._on_turn_event(turn_event)
+        self._check_idle()
+
+    def _check_idle(self) -> None:
+        """GA server_vad's idle_timeout_ms: after that long without speech (and no response
+        being made), the turn times out: the buffer is committed and a response started, so
+        the model can prompt a silent user."""
+        detection = self.config.turn_detection
+        timeout = detection.idle_timeout_ms if detection else None
+        responding = self.response_task is not None and not self.response_task.done()
+        if not timeout or self.detector.speaking or responding:
+            self.idle_since_ms = self.detector.elapsed_ms
+            return
+        if self.detector.elapsed_ms - self.idle_since_ms < timeout:
+            return
+        item_id = "item_" + secrets.token_hex(10)
+        self.emit("input_audio_buffer.timeout_triggered", audio_start_ms=self.idle_since_ms,
+                  audio_end_ms=self.detector.elapsed_ms, item_id=item_id)  # fmt: skip
+        self.idle_since_ms = self.detector.elapsed_ms
+        self._commit(self.buffer.take(), item_id)
+        if self._responds_to_turns():
+            self._respond({})
 
     async def _on_input_audio_buffer_commit(self, event: Any) -> None:
         if self.buffer.duration_ms < MIN_COMMIT_MS:
