@@ -418,3 +418,19 @@ def test_a_session_is_one_usage_record_and_is_kept(chat_server: ServerProcess,
     assert [(r["capability"], r["status"]) for r in records] == [("realtime", "completed")]
     assert records[0]["audio_seconds_in"] == pytest.approx(stored["audio_seconds_in"], abs=0.01)
     assert records[0]["output_tokens"] == stored["output_tokens"] > 0
+
+
+def test_a_beta_transcription_session(chat_server: ServerProcess) -> None:
+    pcm = speech_pcm(chat_server, QUESTION)
+    with beta(chat_server).realtime.connect(model="gpt-4o-transcribe") as connection:
+        hearing = {"model": "gpt-4o-transcribe", "language": "en"}
+        connection.transcription_session.update(
+            session={"input_audio_format": "pcm16", "input_audio_transcription": hearing}
+        )
+        updated = events_until(connection, "transcription_session.updated")[-1]
+        assert updated.session.input_audio_transcription.model == "gpt-4o-transcribe"
+        send_audio(connection, pcm, chunk_ms=100)
+        completed = "conversation.item.input_audio_transcription.completed"
+        events = events_until(connection, completed)
+    assert word_error_rate(QUESTION, events[-1].transcript) <= 0.10
+    assert "response.created" not in [e.type for e in events]

@@ -64,6 +64,13 @@ class SessionConfig:
         for name in self.__slots__:  # type: ignore[attr-defined]
             setattr(self, name, getattr(staged, name))
 
+    def wire_beta_transcription(self) -> dict[str, Any]:
+        """The session as beta's transcription_session.updated carries it."""
+        session = self.wire(beta=True)
+        keep = ("id", "object", "modalities", "input_audio_format", "input_audio_transcription",
+                "input_audio_noise_reduction", "turn_detection")  # fmt: skip
+        return {k: session[k] for k in keep} | {"client_secret": None}
+
     def wire(self, beta: bool) -> dict[str, Any]:
         detection = self.turn_detection.wire(beta) if self.turn_detection else None
         if beta:

@@ -1,0 +1,141 @@
+"""Turn taking in a realtime session: what the turn detector's events do (commit the user's
+audio, start or cancel responses, speculate during pauses), hearing the user's items, and the
+idle timeout. A part of RealtimeSession, kept apart for its size."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from stepaudio_api.serving.realtime.conversation import Item, Part
+from stepaudio_api.serving.realtime.speculation import Speculation
+from stepaudio_api.serving.realtime.turn_detection import (
+    SpeechPaused,
+    SpeechResumed,
+    SpeechStarted,
+    SpeechStopped,
+)
+
+if TYPE_CHECKING:
+    from stepaudio_api.serving.realtime.session import RealtimeSession
+
+logger = logging.getLogger(__name__)
+
+
+class TurnTaking:
+    # -- turns ----------------------------------------------------------------------------
+
+    def _turn_settings(self: RealtimeSession) -> Any:
+        detection = self.config.turn_detection
+        return detection.settings if detection else None
+
+    async def _on_turn_event(self: RealtimeSession, event: Any) -> None:
+        detection = self.config.turn_detection
+        assert detection is not None
+        if isinstance(event, SpeechStarted):
+            self.turn_item_id = "item_" + secrets.token_hex(10)
+            self.turn_start_ms = event.audio_start_ms
+            self.emit("input_audio_buffer.speech_started", audio_start_ms=event.audio_start_ms,
+                      item_id=self.turn_item_id)  # fmt: skip
+            responding = self.response_task is not None and not self.response_task.done()
+            if detection.interrupt_response and responding:
+                self._cancel_response("turn_detected")
+        elif isinstance(event, SpeechPaused):
+            if self._responds_to_turns() and self.speculation is None:
+                audio = self.buffer.audio(self.turn_start_ms, event.audio_end_ms)
+                self.speculation = Speculation(self, self.turn_item_id, audio)
+        elif isinstance(event, SpeechResumed):
+            self._drop_speculation()
+        elif isinstance(event, SpeechStopped):
+            self.emit("input_audio_buffer.speech_stopped", audio_end_ms=event.audio_end_ms,
+                      item_id=self.turn_item_id)  # fmt: skip
+            audio = self.buffer.take(self.turn_start_ms, event.audio_end_ms)
+            speculation, self.speculation = self.speculation, None
+            if speculation is not None and self._responds_to_turns():
+                speculation.adopt(audio)
+            else:
+                item = self._commit(audio, self.turn_item_id)
+                if self._responds_to_turns():
+                    self._respond({}, after=item)
+            self.turn_item_id = None
+
+    def _responds_to_turns(self: RealtimeSession) -> bool:
+        detection = self.config.turn_detection
+        realtime = self.config.type == "realtime"
+        return realtime and detection is not None and detection.create_response
+
+    def _commit(self: RealtimeSession, audio: np.ndarray, item_id: str | None) -> Item:
+        item = Item("message", id=item_id or "item_" + secrets.token_hex(10), role="user",
+                    content=[Part("input_audio", transcript=None)])  # fmt: skip
+        previous = self.conversation.add(item)
+        self.emit("input_audio_buffer.committed", previous_item_id=previous, item_id=item.id)
+        self.emit("conversation.item.added", previous_item_id=previous, item=item)
+        self.emit("conversation.item.done", previous_item_id=previous, item=item)
+        self.hear(item, audio)
+        return item
+
+    def hear(self: RealtimeSession, item: Item, audio: np.ndarray,
+             known: str | asyncio.Future[str] | None = None) -> None:  # fmt: skip
+        """Transcribe a user item's audio in the background; responses wait for it."""
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self.transcripts[item.id] = future
+
+        async def hear() -> None:
+            try:
+                if isinstance(known, asyncio.Future):
+                    text = await known  # a speculation heard it already, or soon will
+                elif known is not None:
+                    text = known
+                else:
+                    text = await self.parts.transcribe(self.config, audio)
+            except Exception as exc:
+                logger.exception("transcription failed")
+                error = {"type": "server_error", "code": "transcription_failed",
+                         "message": str(exc), "param": None}  # fmt: skip
+                self.emit("conversation.item.input_audio_transcription.failed", item_id=item.id,
+                          content_index=0, error=error)  # fmt: skip
+                text = ""
+            else:
+                if self.config.transcription is not None or self.config.type == "transcription":
+                    seconds = round(len(audio) / 16000, 3)
+                    self.emit("conversation.item.input_audio_transcription.delta", item_id=item.id,
+                              content_index=0, delta=text)  # fmt: skip
+                    self.emit("conversation.item.input_audio_transcription.completed",
+                              item_id=item.id, content_index=0, transcript=text,
+                              usage={"type": "duration", "seconds": seconds})  # fmt: skip
+            for part in item.content:
+                if part.type == "input_audio" and part.transcript is None:
+                    part.transcript = text
+            future.set_result(text)
+            self.parts.save_item(self, item)
+
+        self.spawn(hear())
+
+    def _check_idle(self: RealtimeSession) -> None:
+        """GA server_vad's idle_timeout_ms: after that long without speech (and no response
+        being made), the turn times out: the buffer is committed and a response started, so
+        the model can prompt a silent user."""
+        detection = self.config.turn_detection
+        timeout = detection.idle_timeout_ms if detection else None
+        responding = self.response_task is not None and not self.response_task.done()
+        if not timeout or self.detector.speaking or responding:
+            self.idle_since_ms = self.detector.elapsed_ms
+            return
+        if self.detector.elapsed_ms - self.idle_since_ms < timeout:
+            return
+        item_id = "item_" + secrets.token_hex(10)
+        self.emit("input_audio_buffer.timeout_triggered", audio_start_ms=self.idle_since_ms,
+                  audio_end_ms=self.detector.elapsed_ms, item_id=item_id)  # fmt: skip
+        self.idle_since_ms = self.detector.elapsed_ms
+        self._commit(self.buffer.take(), item_id)
+        if self._responds_to_turns():
+            self._respond({})
+
+    def _drop_speculation(self: RealtimeSession) -> None:
+        if self.speculation is not None:
+            self.speculation.drop()
+            self.speculation = None
