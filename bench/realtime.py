@@ -1,11 +1,8 @@
-"""Benchmark: /v1/realtime turn latency (speculation on and off) and concurrent sessions.
+"""Benchmark: /v1/realtime turn latency (speculation on and off), concurrent sessions, memory.
 
 Run: python bench/realtime.py [--turns 20] [--sessions 20] [--seconds 60]
-The user's voice is made once by the server's /v1/audio/speech and fed in real time (20 ms
-chunks, then silence as a microphone sends it); the chat brain is the scripted stand-in from
-tests/chat_stand_in.py, answering at once. Prints the latency from the true end of speech (by
-energy) to the first audio delta, beside raw Piper's first chunk for the reply; per-session lag
-behind real time, turns, responses and errors under load; the server's resident memory.
+User speech (made once by /v1/audio/speech) is fed in real time, 20 ms chunks then silence, as a
+microphone sends it; the chat brain is tests/chat_stand_in.py's stand-in, answering at once.
 """
 
 from __future__ import annotations
@@ -13,6 +10,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
+import itertools
 import json
 import math
 import statistics
@@ -50,34 +49,35 @@ QUESTIONS = [
 REPLIES = ["That is a very good question.", "Here is what I found for you.",
            "Sure thing, I can help with that.", "Let me think about it for a moment.",
            "I have the answer right here."]  # fmt: skip
-SILENCE = json.dumps({"type": "input_audio_buffer.append",
-                      "audio": base64.b64encode(silence(CHUNK_MS)).decode()})  # fmt: skip
 
 
-def messages(pcm: bytes) -> list[str]:
-    """``pcm`` as pre-encoded append events of CHUNK_MS each."""
-    step = CHUNK_MS * BYTES_PER_MS
-    pcm += b"\0" * (-len(pcm) % step)
-    return [json.dumps({"type": "input_audio_buffer.append",
-                        "audio": base64.b64encode(pcm[i : i + step]).decode()})
-            for i in range(0, len(pcm), step)]  # fmt: skip
+def append_event(pcm: bytes) -> str:
+    return json.dumps(
+        {"type": "input_audio_buffer.append", "audio": base64.b64encode(pcm).decode()}
+    )
+
+
+SILENCE = append_event(silence(CHUNK_MS))
 
 
 @dataclass
 class Utterance:
     chunks: list[str]
+    """Pre-encoded append events of CHUNK_MS each."""
     last_speech: int
     """Index of the last chunk holding speech (by energy)."""
 
 
 def make_utterances(base: str) -> list[Utterance]:
-    out = []
+    out, step = [], CHUNK_MS * BYTES_PER_MS
     for text in QUESTIONS:
         body = {"model": "tts-1", "voice": "alloy", "input": text, "response_format": "pcm"}
         response = httpx.post(f"{base}/v1/audio/speech", json=body, timeout=60)
         response.raise_for_status()
         pcm = silence(200) + response.content
-        out.append(Utterance(messages(pcm), math.ceil(speech_span_ms(pcm)[1] / CHUNK_MS) - 1))
+        pcm += b"\0" * (-len(pcm) % step)
+        chunks = [append_event(pcm[i : i + step]) for i in range(0, len(pcm), step)]
+        out.append(Utterance(chunks, math.ceil(speech_span_ms(pcm)[1] / CHUNK_MS) - 1))
     return out
 
 
@@ -90,11 +90,11 @@ class Mic:
         self.sent_at: list[float] = []
         self.speech_end_at: float | None = None
         self.late = 0.0
-        """How far behind its own schedule the client got (s): the client's lag, not the server's."""
+        """How far behind its own schedule the client got (s): its lag, not the server's."""
 
     async def run(self, chunks: int | None = None) -> None:
         start = time.monotonic()
-        for k in range(chunks) if chunks is not None else iter(int, 1):
+        for k in range(chunks) if chunks is not None else itertools.count():
             due = start + k * CHUNK_MS / 1000
             if (wait := due - time.monotonic()) > 0:
                 await asyncio.sleep(wait)
@@ -115,47 +115,38 @@ def connect(base: str) -> Any:
     return client.realtime.connect(model="gpt-realtime", max_retries=0)
 
 
-async def until(connection: Any, kind: str) -> dict[str, Any]:
-    while (event := json.loads(await connection.recv_bytes()))["type"] != kind:
-        if event["type"] == "error":
-            raise SystemExit(f"server error: {event['error']}")
+async def next_event(connection: Any) -> dict[str, Any]:
+    event = json.loads(await asyncio.wait_for(connection.recv_bytes(), 30))
+    if event["type"] == "error":
+        raise SystemExit(f"server error: {event['error']}")
     return event
 
 
 async def configure(connection: Any, speculate_after_ms: int) -> None:
     detection = {"type": "server_vad", "silence_duration_ms": 500,
                  "speculate_after_ms": speculate_after_ms}  # fmt: skip
-    await until(connection, "session.created")
     update = {"type": "realtime", "audio": {"input": {"turn_detection": detection}}}
     await connection.send_raw(json.dumps({"type": "session.update", "session": update}))
-    echoed = (await until(connection, "session.updated"))["session"]["audio"]["input"]
-    assert echoed["turn_detection"].get("speculate_after_ms") == speculate_after_ms, echoed
+    while (event := await next_event(connection))["type"] != "session.updated":
+        pass
+    echoed = event["session"]["audio"]["input"]["turn_detection"]
+    assert echoed.get("speculate_after_ms") == speculate_after_ms, echoed
 
 
 async def one_turn(connection: Any, mic: Mic, utterance: Utterance) -> dict[str, Any]:
-    """Speak, then listen until response.done; times (s after the true end of speech)."""
+    """Speak, then listen until response.done: when events came, in s after the speech end."""
     mic.connection = connection
     mic.say(utterance)
     at: dict[str, float] = {}
-    transcript = ""
-    kinds: Counter[str] = Counter()
-    while (event := json.loads(await asyncio.wait_for(connection.recv_bytes(), 30)))[
-        "type"
-    ] != "response.done":
-        kind, now = event["type"], time.monotonic()
-        kinds[kind] += 1
-        at.setdefault(kind, now)
-        if kind == "response.output_audio_transcript.delta":
+    stops, transcript = 0, ""
+    while (event := await next_event(connection))["type"] != "response.done":
+        at.setdefault(event["type"], time.monotonic())
+        stops += event["type"] == "input_audio_buffer.speech_stopped"
+        if event["type"] == "response.output_audio_transcript.delta":
             transcript += event["delta"]
-        if kind == "error":
-            raise SystemExit(f"server error: {event['error']}")
     end = mic.speech_end_at
-    if (
-        end is None
-        or "response.output_audio.delta" not in at
-        or kinds["input_audio_buffer.speech_stopped"] > 1
-    ):
-        raise SystemExit(f"turn went wrong: {dict(kinds)}")
+    if end is None or "response.output_audio.delta" not in at or stops != 1:
+        raise SystemExit(f"turn went wrong: {stops} stops, events {list(at)}")
     return {"first_audio": at["response.output_audio.delta"] - end,
             "stopped": at["input_audio_buffer.speech_stopped"] - end,
             "created": at["response.created"] - end, "transcript": transcript}  # fmt: skip
@@ -168,11 +159,14 @@ def raw_first_chunk(voice: Any, text: str) -> float:
 
 
 def ms(values: list[float], p: float = 0.5) -> float:
+    """The p-quantile (nearest rank) in ms; p=0.5 is the lower median."""
     ordered = sorted(values)
     return 1000 * ordered[max(0, math.ceil(p * len(ordered)) - 1)]
 
 
 async def latency(base: str, utterances: list[Utterance], turns: int, voice: Any) -> None:
+    # Two sessions, one per mode (a turn_detection change mid-session restarts the server's
+    # turn clock, so each session is configured once, before any audio).
     modes = {"on": 160, "off": 0}
     results: dict[str, list[dict[str, Any]]] = {m: [] for m in modes}
     raw: list[float] = []
@@ -192,26 +186,24 @@ async def latency(base: str, utterances: list[Utterance], turns: int, voice: Any
             raw.append(await asyncio.to_thread(raw_first_chunk, voice, first_sentence))
             await asyncio.sleep(0.3)
         sender.cancel()
-    print(f"turn latency: one session per mode, turns alternating ABBA, {turns} turns each, "
-          "server_vad silence_duration_ms=500, from the true end of speech (ms)")  # fmt: skip
-    print(f"  {'':30}{'median':>8}{'p95':>8}{'min':>8}{'max':>8}   speech_stopped  created")
+    median_raw = statistics.median(raw)
+    print(f"turn latency, {turns} turns per mode (one session each, turns alternating ABBA), "
+          "server_vad silence_duration_ms=500; ms from the true end of speech")  # fmt: skip
+    print(f"  {'to first audio delta':24}{'median':>7}{'p95':>6}{'min':>6}{'max':>6}"
+          f"{'| stopped':>10}{'>created':>9}{'>audio':>7}  (medians)")  # fmt: skip
     for mode, rows in results.items():
         first = [r["first_audio"] for r in rows]
-        label = f"speculation {mode} ({modes[mode]} ms)" if modes[mode] else "speculation off (0)"
-        print(f"  {label:30}{ms(first):8.0f}{ms(first, 0.95):8.0f}{ms(first, 0):8.0f}"
-              f"{ms(first, 1):8.0f}   {ms([r['stopped'] for r in rows]):14.0f}"
-              f"{ms([r['created'] for r in rows]):9.0f}")  # fmt: skip
-    speculated = statistics.median(r["first_audio"] for r in results["on"])
-    plain = statistics.median(r["first_audio"] for r in results["off"])
-    print(f"  (speech_stopped, created: medians of when those events arrived)")
-    print(f"  raw piper, reply's first sentence 1st chunk: {ms(raw):6.0f} median")
-    print(f"  speculation on: {speculated * 1000:.0f} ms median (target <= 650): "
-          f"{'met' if speculated <= 0.65 else 'MISSED'}; faster than off by "
-          f"{(plain - speculated) * 1000:.0f} ms")  # fmt: skip
-    print(f"  ratio to raw piper: on {speculated / statistics.median(raw):.2f}x, "
-          f"off {plain / statistics.median(raw):.2f}x; less the 500 ms silence: "
-          f"on {(speculated - 0.5) / statistics.median(raw):.2f}x, "
-          f"off {(plain - 0.5) / statistics.median(raw):.2f}x")  # fmt: skip
+        to_created = [r["created"] - r["stopped"] for r in rows]
+        to_audio = [r["first_audio"] - r["created"] for r in rows]
+        print(f"  {f'speculation {mode} ({modes[mode]} ms)':24}{ms(first):7.0f}"
+              f"{ms(first, 0.95):6.0f}{ms(first, 0):6.0f}{ms(first, 1):6.0f}"
+              f"{ms([r['stopped'] for r in rows]):10.0f}{ms(to_created):9.0f}{ms(to_audio):7.0f}"
+              f"  = {statistics.median(first) / median_raw:4.1f}x raw piper")  # fmt: skip
+    on, off = (statistics.median(r["first_audio"] for r in results[m]) for m in modes)
+    verdict = "met" if on <= 0.65 else "MISSED"
+    print(f"  raw piper in-process, 1st chunk of the reply's first sentence: {ms(raw):.0f} median")
+    print(f"  speculation on: {on * 1000:.0f} ms (target <= 650: {verdict}), "
+          f"{(off - on) * 1000:.0f} ms faster than off")  # fmt: skip
 
 
 @dataclass
@@ -221,43 +213,56 @@ class Load:
     done: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
     late: float = 0.0
+    replies: list[float] = field(default_factory=list)
+    """Seconds from each speech_stopped to the turn's first audio delta (turns answered)."""
+    stopped_at: float | None = None
+    unheard: int = 0
+    """conversation.item.input_audio_transcription.failed events."""
 
 
 async def load_session(base: str, index: int, utterances: list[Utterance], seconds: float,
                        stagger: float) -> Load:  # fmt: skip
-    load = Load()
+    load, settled = Load(), asyncio.Event()
+    settled.set()
     async with connect(base) as connection:
-        mic = Mic(connection)
-        total = int(seconds * 1000 / CHUNK_MS)
-        gap = 2000 // CHUNK_MS
-        turn = index
-        while len(mic.queue) + len(utterances[turn % len(utterances)].chunks) + gap <= total:
-            mic.queue.extend((c, False) for c in utterances[turn % len(utterances)].chunks)
-            mic.queue.extend((SILENCE, False) for _ in range(gap))
-            turn += 1
+        mic, total, gap = Mic(connection), int(seconds * 1000 / CHUNK_MS), 2000 // CHUNK_MS
+        for turn in itertools.count(index):
+            chunks = utterances[turn % len(utterances)].chunks
+            if len(mic.queue) + len(chunks) + gap > total:
+                break
+            mic.queue.extend((c, False) for c in [*chunks, *[SILENCE] * gap])
 
         async def listen() -> None:
             while True:
                 event = json.loads(await connection.recv_bytes())
                 kind = event["type"]
                 if kind == "input_audio_buffer.speech_stopped":
-                    chunk = math.ceil(event["audio_end_ms"] / CHUNK_MS) - 1
-                    load.lags.append(
-                        time.monotonic() - mic.sent_at[min(chunk, len(mic.sent_at) - 1)]
-                    )
+                    # lag: now less when the chunk holding audio_end_ms was sent
+                    sent = mic.sent_at[min(math.ceil(event["audio_end_ms"] / CHUNK_MS) - 1,
+                                           len(mic.sent_at) - 1)]  # fmt: skip
+                    load.stopped_at = time.monotonic()
+                    load.lags.append(load.stopped_at - sent)
+                elif kind == "response.output_audio.delta" and load.stopped_at is not None:
+                    load.replies.append(time.monotonic() - load.stopped_at)
+                    load.stopped_at = None
+                elif kind == "conversation.item.input_audio_transcription.failed":
+                    load.unheard += 1
                 elif kind == "input_audio_buffer.committed":
                     load.turns += 1
+                    settled.clear()
                 elif kind == "response.done":
                     load.done[event["response"]["status"]] += 1
+                    if sum(load.done.values()) >= load.turns:
+                        settled.set()
                 elif kind == "error":
                     load.errors.append(event["error"].get("message", ""))
 
         listener = asyncio.create_task(listen())
         await asyncio.sleep(stagger)
         await mic.run(total)
-        deadline = time.monotonic() + 20  # let the responses in flight finish
-        while sum(load.done.values()) < load.turns and time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
+        await asyncio.sleep(1)  # the last turn's commit, then its response
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(settled.wait(), 20)
         listener.cancel()
         load.late = mic.late
     return load
@@ -265,37 +270,41 @@ async def load_session(base: str, index: int, utterances: list[Utterance], secon
 
 async def concurrency(base: str, utterances: list[Utterance], sessions: int, seconds: float,
                       server: psutil.Process) -> None:  # fmt: skip
-    peak = [0]
+    async def cpu_cores() -> float:  # the server's CPU use while the audio is fed
+        before = server.cpu_times()
+        await asyncio.sleep(seconds)
+        after = server.cpu_times()
+        return (after.user + after.system - before.user - before.system) / seconds
 
-    async def watch() -> None:
-        while True:
-            peak[0] = max(peak[0], server.memory_info().rss)
-            await asyncio.sleep(1)
-
-    watcher = asyncio.create_task(watch())
+    cpu = asyncio.create_task(cpu_cores())
     loads = await asyncio.gather(*(load_session(base, i, utterances, seconds, 2.0 * i / sessions)
                                    for i in range(sessions)))  # fmt: skip
-    watcher.cancel()
+    cores = await cpu
     print(f"\nconcurrency: {sessions} sessions x {seconds:.0f} s of real-time audio "
-          "(utterance + 2 s silence, looped)")  # fmt: skip
-    print(f"  {'session':>8}{'max lag ms':>12}{'turns':>7}{'responses':>11}{'errors':>8}"
-          f"{'client late ms':>16}")  # fmt: skip
+          "(utterance + 2 s silence, looped; default turn detection)")  # fmt: skip
+    print(f"  {'session':>7}{'max lag ms':>11}{'turns':>6}{'answered':>9}{'completed':>10}"
+          f"{'cancelled':>10}{'unheard':>8}{'errors':>7}{'client late ms':>15}")  # fmt: skip
     for i, load in enumerate(loads):
-        responses = " ".join(f"{n} {s}" for s, n in sorted(load.done.items())) or "0"
-        print(f"  {i:8}{ms(load.lags, 1) if load.lags else float('nan'):12.0f}{load.turns:7}"
-              f"{responses:>11}{len(load.errors):8}{load.late * 1000:16.0f}")  # fmt: skip
+        print(f"  {i:7}{ms(load.lags, 1) if load.lags else math.nan:11.0f}{load.turns:6}"
+              f"{len(load.replies):9}{load.done['completed']:10}{load.done['cancelled']:10}"
+              f"{load.unheard:8}{len(load.errors):7}{load.late * 1000:15.0f}")  # fmt: skip
     maxima = [max(load.lags) for load in loads if load.lags]
     every = [lag for load in loads for lag in load.lags]
-    print(
-        f"  max lag per session: median {ms(maxima):.0f} ms, max {ms(maxima, 1):.0f} ms; "
-        f"all speech_stopped lags: median {ms(every):.0f}, p95 {ms(every, 0.95):.0f} ms"
-    )
-    completed = sum(load.done["completed"] for load in loads)
+    print(f"  lag behind real time at speech_stopped: per-session max: median {ms(maxima):.0f}"
+          f" ms, max {ms(maxima, 1):.0f} ms; all {len(every)}: median {ms(every):.0f} ms, "
+          f"p95 {ms(every, 0.95):.0f} ms")  # fmt: skip
+    replies = [r for load in loads for r in load.replies]
+    if replies:
+        print(f"  speech_stopped to first audio delta, {len(replies)} turns answered: median "
+              f"{ms(replies):.0f} ms, p95 {ms(replies, 0.95):.0f} ms, max {ms(replies, 1):.0f}"
+              f" ms; server CPU {cores:.2f} cores while fed")  # fmt: skip
     errors = [e for load in loads for e in load.errors]
-    print(f"  turns {sum(load.turns for load in loads)}, responses completed {completed}, "
-          f"error events {len(errors)}{': ' + repr(errors[:3]) if errors else ''}")  # fmt: skip
-    print(f"server resident memory: {server.memory_info().rss / 2**20:7.0f} MB at the end, "
-          f"{peak[0] / 2**20:.0f} MB peak during the concurrency run")  # fmt: skip
+    print(f"  turns {sum(load.turns for load in loads)}, answered "
+          f"{len(replies)}, responses completed {sum(load.done['completed'] for load in loads)}"
+          f", cancelled {sum(load.done['cancelled'] for load in loads)}, transcriptions failed "
+          f"{sum(load.unheard for load in loads)}, error events {len(errors)}"
+          f"{': ' + repr(errors[:3]) if errors else ''}")  # fmt: skip
+    print(f"server resident memory at the end: {server.memory_info().rss / 2**20:.0f} MB")
 
 
 def main() -> None:

@@ -434,3 +434,25 @@ def test_a_beta_transcription_session(chat_server: ServerProcess) -> None:
         events = events_until(connection, completed)
     assert word_error_rate(QUESTION, events[-1].transcript) <= 0.10
     assert "response.created" not in [e.type for e in events]
+
+
+def test_turn_detection_changed_between_turns(chat_server: ServerProcess,
+                                              upstream: ChatStandIn) -> None:  # fmt: skip
+    """A session.update that changes turn detection keeps the session's clock: the next turn's
+    offsets and audio are right."""
+    first = speech_pcm(chat_server, "What time does the library open tomorrow?")
+    second = speech_pcm(chat_server, "And when does it close in the evening?")
+    upstream.plan(Reply(content=["At nine."]), Reply(content=["At six."]))
+    with ga(chat_server).realtime.connect(model="gpt-realtime") as connection:
+        send_audio(connection, first, chunk_ms=50)
+        events_until(connection, "response.done")
+        connection.session.update(session={"type": "realtime", "audio": {"input": {
+            "turn_detection": {"type": "server_vad", "silence_duration_ms": 700}}}})  # fmt: skip
+        send_audio(connection, second, chunk_ms=50)
+        events = events_until(connection, "response.done")
+    started = next(e for e in events if e.type == "input_audio_buffer.speech_started")
+    start_ms, _ = speech_span_ms(second)
+    expected = len(first) / BYTES_PER_MS + start_ms - 300
+    assert abs(started.audio_start_ms - expected) <= 120, (started.audio_start_ms, expected)
+    heard = upstream.requests[1].body["messages"][-1]["content"]
+    assert word_error_rate("And when does it close in the evening?", heard) <= 0.15, heard

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import AsyncIterator
+from contextlib import nullcontext
 from typing import Protocol
 
 import numpy as np
@@ -29,9 +30,13 @@ def chat_encoder(plan: SpeechPlan, audio_format: str) -> AudioEncoder:
 
 
 class ReplySpeaker:
-    def __init__(self, plan: SpeechPlan, encoder: Encoder) -> None:
+    def __init__(self, plan: SpeechPlan, encoder: Encoder, admitted: bool = False) -> None:
         self.plan = plan
         self.encoder = encoder
+        self.admitted = admitted
+        """True for work already admitted elsewhere (a realtime session, within its key's
+        session limit): its sentences wait for a worker instead of taking a place in the
+        request queue, where a full queue would refuse them."""
         self.sentences = SentenceStream()
         self.samples_out = 0
         self.transcript: list[str] = []
@@ -68,7 +73,7 @@ class ReplySpeaker:
 
     async def _speak(self, sentences: list[str], last: bool = False) -> AsyncIterator[bytes]:
         for sentence in sentences:
-            async with self.plan.engine.reserve():
+            async with self.plan.engine.reserve() if not self.admitted else nullcontext():
                 spoken = self.plan.normalize(sentence)
                 async for samples in self.plan.samples(spoken, pause_after=not last):
                     self.samples_out += len(samples)

@@ -106,7 +106,9 @@ class RealtimeSession(TurnTaking):
         self.config.apply(update, self.beta)
         if (self.config.input_format, self.config.turn_detection) != before:
             self.buffer.change_format(self.config.input_format)
-            self.detector = TurnDetector(self._turn_settings())
+            # the new detector goes on from the session clock (whole 32 ms windows heard)
+            heard_ms = int(self.buffer.received_ms // 32 * 32)
+            self.detector = TurnDetector(self._turn_settings(), heard_ms)
         self.parts.check_voice(self.config)
         if event.type == "transcription_session.update":
             wired = self.config.wire_beta_transcription()
@@ -207,9 +209,11 @@ class RealtimeSession(TurnTaking):
     # -- responses ------------------------------------------------------------------------
 
     def _respond(self, overrides: dict[str, Any], after: Item | None = None) -> None:
+        """Start a response; ``after``: the user's turn it answers (none if nothing was said)."""
         responder = self.parts.responder(self, self.conversation, self.emit)
         self.response = responder
-        self.response_task = self.spawn(self.parts.run_response(self, responder, overrides))
+        work = self.parts.run_response(self, responder, overrides, turn=after)
+        self.response_task = self.spawn(work)
 
     def _cancel_response(self, reason: str) -> None:
         if self.response is not None and self.response_task is not None:

@@ -63,9 +63,10 @@ class SessionParts:
         if len(audio) < 1600:  # under 0.1 s: nothing to hear
             return ""
         engine, options = self.recognizer(config)
-        async with engine.reserve():
-            stream = await engine.transcribe(audio, options)
-            return "".join([s.text async for s in stream.segments]).strip()
+        # a session is admitted once (within its key's session limit): its turns wait for a
+        # worker rather than being refused when the HTTP request queue is full
+        stream = await engine.transcribe(audio, options)
+        return "".join([s.text async for s in stream.segments]).strip()
 
     @staticmethod
     def resample_to_16k(samples: np.ndarray, audio_format: RealtimeAudioFormat) -> np.ndarray:
@@ -95,14 +96,16 @@ class SessionParts:
 
     async def run_response(
         self, session: RealtimeSession, responder: Responder, overrides: dict[str, Any],
-        own_item: str | None = None,
+        own_item: str | None = None, turn: Item | None = None,
     ) -> None:  # fmt: skip
         """Wait for the transcripts the conversation still lacks (but ``own_item``'s, which a
         speculation has heard itself), plan, speak."""
         pending = [f for item_id, f in session.transcripts.items()
                    if not f.done() and item_id != own_item]  # fmt: skip
         if pending:
-            await asyncio.gather(*pending)
+            await asyncio.gather(*pending, return_exceptions=True)
+        if turn is not None and not turn.text().strip():
+            return  # nothing was heard in the turn (noise, or the recogniser failed): no reply
         plan, speaker = await self.plan(session, responder.conversation, overrides)
         if overrides.get("conversation") == "none":
             responder._in_conversation = False
@@ -150,7 +153,7 @@ class SessionParts:
         if dialect is not None and dialect.acknowledgement:
             plan.acknowledgement = dialect.acknowledgement
         encoder = OutputAudio(config.output_format, speech_plan.sample_rate)
-        return plan, ReplySpeaker(speech_plan, encoder)
+        return plan, ReplySpeaker(speech_plan, encoder, admitted=True)
 
     def save_item(self, session: RealtimeSession, item: Item) -> None:
         if item not in session.conversation.items:

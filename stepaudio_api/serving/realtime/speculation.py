@@ -56,13 +56,16 @@ class Speculation:
             self.transcript.cancel()
             raise
         except Exception as exc:
+            # reported by the session's hearing of the item if the turn is adopted
+            # (conversation.item.input_audio_transcription.failed); no reply then
             self.transcript.set_exception(exc)
-            raise
+            return
         self.transcript.set_result(text)
         self.user.content[0].transcript = text
         # semantic_vad: a finished-sounding sentence ends the turn sooner, an unfinished one later
         session.detector.sounds_finished = sounds_finished(text)
-        await session.parts.run_response(session, self.responder, {}, own_item=self.user.id)
+        if text.strip():  # a pause after noise: nothing to answer
+            await session.parts.run_response(session, self.responder, {}, own_item=self.user.id)
 
     def drop(self) -> None:
         """The user went on: nothing of this response is ever sent."""

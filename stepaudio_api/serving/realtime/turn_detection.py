@@ -87,11 +87,12 @@ TurnEvent = SpeechStarted | SpeechPaused | SpeechResumed | SpeechStopped
 
 
 class TurnDetector:
-    def __init__(self, settings: TurnSettings) -> None:
+    def __init__(self, settings: TurnSettings, elapsed_ms: int = 0) -> None:
         self.settings = settings
         self.speaking = False
         self.paused = False
-        self.elapsed_ms = 0
+        self.elapsed_ms = elapsed_ms
+        """The session clock (ms of input audio), carried over when the settings change."""
         self._above = 0
         self._last_speech_ms = 0
         self.sounds_finished: bool | None = None
