@@ -18,6 +18,7 @@ def test_defaults_declare_the_embedded_models() -> None:
         "step-audio-asr-multilingual",
         "step-audio-tts-espeak",
         "step-audio-chat",
+        "step-audio-realtime",
     }
     assert settings.engines[ids["step-audio-tts-espeak"].engine]["type"] == "espeak-ng"
     assert settings.engines[ids["step-audio-chat"].engine]["type"] == "openai-compatible"
