@@ -59,6 +59,11 @@ class SessionParts:
         prompt = (config.transcription or {}).get("prompt") or None
         return engine, TranscriptionOptions(language=language, prompt=prompt)
 
+    def busy(self) -> bool:
+        """Every inference thread is at work and more jobs wait."""
+        pool = self.catalog.registry.pool
+        return pool.running_jobs > pool.threads
+
     async def transcribe(self, config: SessionConfig, audio: np.ndarray) -> str:
         if len(audio) < 1600:  # under 0.1 s: nothing to hear
             return ""

@@ -115,7 +115,10 @@ class TurnDetector:
                 events.append(SpeechStarted(max(0, began - settings.prefix_padding_ms)))
             return events
         if probability >= settings.threshold - HYSTERESIS:
-            self._last_speech_ms = self.elapsed_ms
+            # Silero's probability fades over a few windows after the last word: the speech
+            # goes on while it does, but its end is the last window above the threshold
+            if probability >= settings.threshold:
+                self._last_speech_ms = self.elapsed_ms
             if self.paused and probability >= settings.threshold:
                 self.paused = False
                 self.sounds_finished = None

@@ -45,7 +45,8 @@ class TurnTaking:
             if detection.interrupt_response and responding:
                 self._cancel_response("turn_detected")
         elif isinstance(event, SpeechPaused):
-            if self._responds_to_turns() and self.speculation is None:
+            # speculation spends work on a guess: not when the recogniser already has a queue
+            if self._responds_to_turns() and self.speculation is None and not self.parts.busy():
                 audio = self.buffer.audio(self.turn_start_ms, event.audio_end_ms)
                 self.speculation = Speculation(self, self.turn_item_id, audio)
         elif isinstance(event, SpeechResumed):
