@@ -24,9 +24,9 @@ from stepaudio_api.protocol.chat import (
     UserMessage,
 )
 from stepaudio_api.serving.models import ModelCatalog
+from stepaudio_api.serving.transcript_formats import full_text
+from stepaudio_api.serving.transcription import WHISPER_SAMPLE_RATE
 from stepaudio_api.store.chat_audio import ChatAudioStore
-
-WHISPER_SAMPLE_RATE = 16000
 
 
 @dataclass(slots=True)
@@ -132,7 +132,7 @@ class ConversationPreparer:
             for clip in pending:
                 assert clip.decoded is not None
                 stream = await recognizer.transcribe(clip.decoded.samples, TranscriptionOptions())
-                clip.transcript = "".join([s.text async for s in stream.segments]).strip()
+                clip.transcript = full_text([s async for s in stream.segments])
                 self.cache.put(clip.data, clip.transcript)
 
     def _recognizer(self) -> Recognizer:

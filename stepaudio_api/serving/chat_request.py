@@ -35,21 +35,30 @@ def spoken_reply_options(request: ChatCompletionRequest) -> ChatAudioOptions | N
 def tool_policy(
     settings: ChatSettings, tools: ToolRegistry, request: ChatCompletionRequest, spoken: bool
 ) -> ToolPolicy:
+    declared = {t.function.name for t in request.tools or []}
+    return server_tool_policy(settings, tools, declared, spoken, request.server_tools)
+
+
+def server_tool_policy(
+    settings: ChatSettings, tools: ToolRegistry, declared: set[str], spoken: bool,
+    requested: list[str] | None = None,
+) -> ToolPolicy:  # fmt: skip
+    """The plugin tools offered beside the client's ``declared`` functions (a name the client
+    declares is the client's): those configured, narrowed to ``requested`` when given."""
     configured = settings.server_tools
     available = {
         name: tool for name, tool in tools.tools.items() if "*" in configured or name in configured
     }
-    if request.server_tools is not None:
-        unknown = [n for n in request.server_tools if n not in available]
+    if requested is not None:
+        unknown = [n for n in requested if n not in available]
         if unknown:
             raise InvalidRequest(
                 f"Unknown server tool(s) {', '.join(unknown)}; this server offers: "
                 + (", ".join(sorted(available)) or "none"),
                 param="server_tools",
             )
-        available = {n: available[n] for n in request.server_tools}
-    declared = {t.function.name for t in request.tools or []}
-    offered = {n: t for n, t in available.items() if n not in declared}  # theirs win
+        available = {n: available[n] for n in requested}
+    offered = {n: t for n, t in available.items() if n not in declared}
     return ToolPolicy(
         server_tools=offered,
         timeout_seconds=settings.tool_timeout_seconds,

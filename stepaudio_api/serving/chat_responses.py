@@ -11,8 +11,7 @@ from typing import Any
 import msgspec
 
 from stepaudio_api.serving.chat_turn import TurnUsage
-
-OUTPUT_TOKENS_PER_SECOND = 25
+from stepaudio_api.serving.speech import OUTPUT_TOKENS_PER_SECOND
 
 
 def sse_json(payload: dict[str, Any]) -> bytes:

@@ -11,9 +11,9 @@ import numpy as np
 
 from stepaudio_api.audio.encode import DEFAULT_OUTPUT_RATE, AudioEncoder
 from stepaudio_api.serving.sentence_stream import SentenceStream
+from stepaudio_api.serving.speech import OUTPUT_TOKENS_PER_SECOND
 from stepaudio_api.serving.speech_plan import SpeechPlan
 
-OUTPUT_TOKENS_PER_SECOND = 25
 # OpenAI's chat audio formats, as our encoder names them (pcm16 is raw 16-bit 24 kHz mono)
 ENCODER_FORMATS = {"pcm16": "pcm", "wav": "wav", "mp3": "mp3", "flac": "flac", "opus": "opus",
                    "aac": "aac"}  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import math
 import secrets
 from collections.abc import Callable
 from contextlib import aclosing
@@ -24,6 +25,7 @@ from stepaudio_api.serving.chat_turn import (
     TurnUsage,
 )
 from stepaudio_api.serving.realtime.conversation import Conversation, Item, Part
+from stepaudio_api.serving.speech import OUTPUT_TOKENS_PER_SECOND
 
 Emit = Callable[..., None]
 """emit(GA event type, **fields): queue one server event (Item values are written as the
@@ -65,6 +67,7 @@ class Responder:
         self.output: list[Item] = []
         self.result = ResponseResult()
         self.cancel_reason = "client_cancelled"
+        self._in_conversation = True  # set from the plan when the response runs
 
     def wire(self, plan: ResponsePlan, beta: bool) -> dict[str, Any]:
         status_details = None
@@ -90,7 +93,7 @@ class Responder:
 
     def _usage(self) -> dict[str, Any]:
         usage = self.result.usage
-        audio_tokens = round(self.result.audio_seconds * 25)
+        audio_tokens = math.ceil(self.result.audio_seconds * OUTPUT_TOKENS_PER_SECOND)
         output = usage.completion_tokens + audio_tokens
         return {"total_tokens": usage.prompt_tokens + output, "input_tokens": usage.prompt_tokens,
                 "output_tokens": output,
@@ -102,6 +105,7 @@ class Responder:
     async def run(self, plan: ResponsePlan, speaker: ReplySpeaker | None, beta: bool) -> None:
         """Emit the whole response; on cancellation its items end incomplete and
         response.done says cancelled, with ``cancel_reason``."""
+        self._in_conversation = plan.in_conversation
         self.emit("response.created", response=self.wire(plan, beta))
         message: Item | None = None
         try:
@@ -173,8 +177,6 @@ class Responder:
                   output_index=len(self.output) - 1, item=item)  # fmt: skip
         if self._in_conversation:
             self.emit("conversation.item.added", previous_item_id=previous, item=item)
-
-    _in_conversation = True
 
     async def _say(self, item: Item, text: str, speaker: ReplySpeaker | None, own: bool) -> None:
         part = item.content[0]

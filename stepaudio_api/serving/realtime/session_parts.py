@@ -14,9 +14,8 @@ from stepaudio_api.audio.resample import StreamResampler
 from stepaudio_api.engines.base import Recognizer, TranscriptionOptions
 from stepaudio_api.engines.chat import ChatEngine
 from stepaudio_api.extensions.tools import ToolRegistry
-from stepaudio_api.serving.chat_request import with_words_heard
+from stepaudio_api.serving.chat_request import server_tool_policy, with_words_heard
 from stepaudio_api.serving.chat_speech import ReplySpeaker
-from stepaudio_api.serving.chat_turn import ToolPolicy
 from stepaudio_api.serving.metering import BackgroundWrites
 from stepaudio_api.serving.models import ModelCatalog
 from stepaudio_api.serving.realtime.audio_formats import OutputAudio, RealtimeAudioFormat
@@ -25,6 +24,7 @@ from stepaudio_api.serving.realtime.responder import Responder, ResponsePlan
 from stepaudio_api.serving.realtime.session_config import SessionConfig
 from stepaudio_api.serving.speech import SpeechServing
 from stepaudio_api.serving.speech_style import SpeechStyle
+from stepaudio_api.serving.transcript_formats import full_text
 from stepaudio_api.settings import Settings
 from stepaudio_api.store.realtime_sessions import RealtimeSessionStore
 
@@ -71,7 +71,7 @@ class SessionParts:
         # a session is admitted once (within its key's session limit): its turns wait for a
         # worker rather than being refused when the HTTP request queue is full
         stream = await engine.transcribe(audio, options)
-        return "".join([s.text async for s in stream.segments]).strip()
+        return full_text([s async for s in stream.segments])
 
     @staticmethod
     def resample_to_16k(samples: np.ndarray, audio_format: RealtimeAudioFormat) -> np.ndarray:
@@ -86,16 +86,9 @@ class SessionParts:
 
     def responder(self, session: RealtimeSession, conversation: Conversation,
                   emit: Callable[..., None]) -> Responder:  # fmt: skip
-        chat = self.settings.chat
-        server_tools = {n: t for n, t in self.tools.tools.items()
-                        if "*" in chat.server_tools or n in chat.server_tools}  # fmt: skip
         declared = {t["name"] for t in session.config.tools}
-        policy = ToolPolicy(
-            server_tools={n: t for n, t in server_tools.items() if n not in declared},
-            timeout_seconds=chat.tool_timeout_seconds, max_rounds=chat.max_tool_rounds,
-            acknowledge_after=chat.acknowledgement_after_seconds if session.config.audio_output
-            else None,
-        )  # fmt: skip
+        policy = server_tool_policy(self.settings.chat, self.tools, declared,
+                                    session.config.audio_output)  # fmt: skip
         return Responder(self.chat_model(session.config.model), self.tools, policy,
                          conversation, emit)  # fmt: skip
 
@@ -112,8 +105,6 @@ class SessionParts:
         if turn is not None and not turn.text().strip():
             return  # nothing was heard in the turn (noise, or the recogniser failed): no reply
         plan, speaker = await self.plan(session, responder.conversation, overrides)
-        if overrides.get("conversation") == "none":
-            responder._in_conversation = False
         await responder.run(plan, speaker, session.beta)
         session.after_response(responder)
 
@@ -145,6 +136,7 @@ class SessionParts:
             or overrides.get("max_response_output_tokens")
             or config.max_output_tokens,
             metadata=overrides.get("metadata"),
+            in_conversation=overrides.get("conversation") != "none",
             acknowledgement=self.settings.chat.acknowledgement,
         )  # fmt: skip
         if not audio:
