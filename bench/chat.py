@@ -25,7 +25,7 @@ from servers import start_server, stop_server
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from chat_stand_in import ChatStandIn, Reply  # noqa: E402
+from chat_stand_in import ChatStandIn, Reply, word_pieces  # noqa: E402
 
 PARAGRAPH = (
     "The committee met on Tuesday, and the results were better than anyone expected. "
@@ -35,12 +35,6 @@ PARAGRAPH = (
 )
 FIRST_SENTENCE = PARAGRAPH[: PARAGRAPH.index(".") + 1]
 PCM16_BYTES_PER_SECOND = 24000 * 2
-
-
-def word_pieces(text: str) -> list[str]:
-    """The text as an LLM streams it: "The", " committee", " met", ..."""
-    words = text.split(" ")
-    return [words[0], *(f" {word}" for word in words[1:])]
 
 
 def served_reply(client: openai.OpenAI, upstream: ChatStandIn) -> tuple[float, float, float]:

@@ -19,6 +19,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
+def word_pieces(text: str) -> list[str]:
+    """Text as an upstream streams it: a word (and its leading space) at a time."""
+    words = text.split(" ")
+    return [words[0], *(f" {word}" for word in words[1:])]
+
+
 @dataclass
 class ToolCall:
     id: str

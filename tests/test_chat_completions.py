@@ -10,7 +10,7 @@ import openai
 import pytest
 from audio_checks import decode, word_error_rate
 from chat_helpers import audio_part, pcm_to_wav, spoken, transcribe
-from chat_stand_in import ChatStandIn, Reply
+from chat_stand_in import ChatStandIn, Reply, word_pieces
 from conftest import ServerProcess
 
 QUESTION = "What is the tallest mountain in the world?"
@@ -20,14 +20,8 @@ ANSWER = (
 )
 
 
-def pieces(text: str) -> list[str]:
-    """The answer as an upstream streams it: a word (and its leading space) at a time."""
-    words = text.split(" ")
-    return [words[0]] + [" " + w for w in words[1:]]
-
-
 def test_text_chat_passes_through(chat_server: ServerProcess, upstream: ChatStandIn) -> None:
-    upstream.plan(Reply(content=pieces("Paris is the capital of France.")))
+    upstream.plan(Reply(content=word_pieces("Paris is the capital of France.")))
     client = chat_server.client()
     reply = client.chat.completions.create(
         model="gpt-4o-audio-preview",
@@ -59,7 +53,7 @@ def test_text_chat_passes_through(chat_server: ServerProcess, upstream: ChatStan
 
 
 def test_streamed_text_chat(chat_server: ServerProcess, upstream: ChatStandIn) -> None:
-    upstream.plan(Reply(content=pieces(ANSWER)))
+    upstream.plan(Reply(content=word_pieces(ANSWER)))
     stream = chat_server.client().chat.completions.create(
         model="step-audio-chat",
         messages=[{"role": "user", "content": QUESTION}],
@@ -73,7 +67,7 @@ def test_streamed_text_chat(chat_server: ServerProcess, upstream: ChatStandIn) -
     finishes = [c.choices[0].finish_reason for c in chunks if c.choices]
     assert finishes[-1] == "stop" and finishes.count("stop") == 1
     assert chunks[-1].choices == [] and chunks[-1].usage is not None
-    assert chunks[-1].usage.completion_tokens == len(pieces(ANSWER))
+    assert chunks[-1].usage.completion_tokens == len(word_pieces(ANSWER))
     assert len({c.id for c in chunks}) == 1
 
 
@@ -84,7 +78,7 @@ def test_spoken_question_gets_a_spoken_answer(
     said, and the answer's audio says what the upstream wrote."""
     client = chat_server.client()
     question = spoken(chat_server, QUESTION, "mp3")
-    upstream.plan(Reply(content=pieces(ANSWER)))
+    upstream.plan(Reply(content=word_pieces(ANSWER)))
     reply = client.chat.completions.create(
         model="gpt-4o-audio-preview",
         modalities=["text", "audio"],
@@ -112,7 +106,7 @@ def test_streamed_spoken_answer_starts_before_the_text_is_complete(
 ) -> None:
     client = chat_server.client()
     # a slow upstream: 0.15 s between words, about 3 s for the answer
-    upstream.plan(Reply(content=pieces(ANSWER), chunk_delay=0.15))
+    upstream.plan(Reply(content=word_pieces(ANSWER), chunk_delay=0.15))
     stream = client.chat.completions.create(
         model="gpt-4o-audio-preview",
         modalities=["text", "audio"],
@@ -139,7 +133,7 @@ def test_streamed_spoken_answer_starts_before_the_text_is_complete(
     assert "".join(transcript) == ANSWER
     assert len(ids) == 1 and expires_at is not None
     # the first sentence was spoken while the second was still being written
-    assert first_audio_at_word is not None and first_audio_at_word < len(pieces(ANSWER)) - 5
+    assert first_audio_at_word is not None and first_audio_at_word < len(word_pieces(ANSWER)) - 5
     audio = decode(b"".join(pcm), "pcm")
     assert 4.0 < audio.duration < 12.0
     assert word_error_rate(ANSWER, transcribe(client, pcm_to_wav(b"".join(pcm)))) <= 0.10
@@ -149,7 +143,7 @@ def test_a_later_turn_refers_to_a_spoken_reply_by_its_audio_id(
     chat_server: ServerProcess, upstream: ChatStandIn
 ) -> None:
     client = chat_server.client()
-    upstream.plan(Reply(content=pieces(ANSWER)), Reply(content=["Yes."]))
+    upstream.plan(Reply(content=word_pieces(ANSWER)), Reply(content=["Yes."]))
     first = client.chat.completions.create(
         model="gpt-audio",
         modalities=["text", "audio"],

@@ -14,7 +14,7 @@ import openai
 import pytest
 from audio_checks import decode, word_error_rate
 from chat_helpers import pcm_to_wav, transcribe
-from chat_stand_in import ChatStandIn, Reply, ToolCall
+from chat_stand_in import ChatStandIn, Reply, ToolCall, word_pieces
 from conftest import ServerProcess
 from keys import admin_get, create_key
 from realtime_helpers import (
@@ -37,11 +37,6 @@ JFK = ("And so my fellow Americans, ask not what your country can do for you, as
 ANSWER = "It is sunny in Paris today. The temperature is mild and pleasant."
 
 
-def words(text: str) -> list[str]:
-    parts = text.split(" ")
-    return [parts[0]] + [" " + p for p in parts[1:]]
-
-
 def ga(server: ServerProcess) -> Any:
     return openai.OpenAI(base_url=f"{server.base_url}/v1", api_key="sk-test", max_retries=0)
 
@@ -56,7 +51,7 @@ def beta(server: ServerProcess) -> Any:
 def test_a_spoken_turn_with_server_vad(chat_server: ServerProcess, upstream: ChatStandIn) -> None:
     pcm = speech_pcm(chat_server, QUESTION)
     start_ms, end_ms = speech_span_ms(pcm)
-    upstream.plan(Reply(content=words(ANSWER)))
+    upstream.plan(Reply(content=word_pieces(ANSWER)))
     with ga(chat_server).realtime.connect(model="gpt-realtime") as connection:
         created = events_until(connection, "session.created")[-1]
         assert created.session.type == "realtime"
@@ -97,7 +92,7 @@ def test_the_beta_client_gets_beta_events(
     chat_server: ServerProcess, upstream: ChatStandIn
 ) -> None:
     pcm = speech_pcm(chat_server, QUESTION)
-    upstream.plan(Reply(content=words(ANSWER)))
+    upstream.plan(Reply(content=word_pieces(ANSWER)))
     with beta(chat_server).realtime.connect(model="gpt-4o-realtime-preview") as connection:
         created = events_until(connection, "session.created")[-1]
         assert created.session.input_audio_format == "pcm16"
@@ -172,7 +167,7 @@ def test_a_server_tool_turn(chat_server: ServerProcess, upstream: ChatStandIn,
                             open_meteo: OpenMeteoStandIn) -> None:  # fmt: skip
     upstream.plan(
         Reply(tool_calls=[ToolCall("call_w", "get_weather", ['{"location": "Tokyo"}'])]),
-        Reply(content=words("Tokyo is clear and warm today.")),
+        Reply(content=word_pieces("Tokyo is clear and warm today.")),
     )
     with ga(chat_server).realtime.connect(model="gpt-realtime") as connection:
         connection.conversation.item.create(item={"type": "message", "role": "user",
@@ -213,7 +208,7 @@ def test_barge_in_cancels_the_response(chat_server: ServerProcess, upstream: Cha
 def test_truncate_drops_what_was_not_heard(
     chat_server: ServerProcess, upstream: ChatStandIn
 ) -> None:
-    upstream.plan(Reply(content=words(ANSWER)))
+    upstream.plan(Reply(content=word_pieces(ANSWER)))
     with ga(chat_server).realtime.connect(model="gpt-realtime") as connection:
         connection.conversation.item.create(item={"type": "message", "role": "user",
             "content": [{"type": "input_text", "text": "Weather?"}]})  # fmt: skip
@@ -288,7 +283,7 @@ def test_g711_in_and_out(chat_server: ServerProcess, upstream: ChatStandIn) -> N
     samples24 = np.frombuffer(pcm, dtype="<i2").astype(np.float32)
     samples8 = samples24[::3]  # the speech endpoint's audio has nothing above 4 kHz to alias
     ulaw = encode_ulaw(samples8.astype(np.int16))
-    upstream.plan(Reply(content=words(ANSWER)))
+    upstream.plan(Reply(content=word_pieces(ANSWER)))
     with ga(chat_server).realtime.connect(model="gpt-realtime") as connection:
         connection.session.update(session={"type": "realtime", "audio": {
             "input": {"format": {"type": "audio/pcmu"}},
@@ -395,7 +390,7 @@ def test_a_session_is_one_usage_record_and_is_kept(chat_server: ServerProcess,
     admin_key = create_key(chat_server, "rt-admin-usage", "--admin")
     key = create_key(chat_server, "rt-metered")
     pcm = speech_pcm(chat_server, QUESTION)
-    upstream.plan(Reply(content=words(ANSWER)))
+    upstream.plan(Reply(content=word_pieces(ANSWER)))
     client = openai.OpenAI(base_url=f"{chat_server.base_url}/v1", api_key=key, max_retries=0)
     with client.realtime.connect(model="gpt-realtime") as connection:
         session_id = events_until(connection, "session.created")[-1].session.id
