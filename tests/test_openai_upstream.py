@@ -51,18 +51,30 @@ async def collect(upstream: OpenAIUpstream, request: dict[str, Any]) -> list[dic
     return [chunk async for chunk in upstream.stream(request)]
 
 
-def stream_into(received: list[dict[str, Any]], settings: UpstreamSettings) -> None:
-    """Stream REQUEST, keeping each chunk that arrives before an error; the client is closed."""
+def stream_into(
+    received: list[dict[str, Any]], settings: UpstreamSettings, request: dict[str, Any] = REQUEST
+) -> None:
+    """Stream ``request``, keeping each chunk that arrives before an error; the client is
+    closed."""
 
     async def main() -> None:
         upstream = OpenAIUpstream(settings)
         try:
-            async for chunk in upstream.stream(REQUEST):
+            async for chunk in upstream.stream(request):
                 received.append(chunk)
         finally:
             await upstream.aclose()
 
     asyncio.run(main())
+
+
+def collected(
+    settings: UpstreamSettings, request: dict[str, Any] = REQUEST
+) -> list[dict[str, Any]]:
+    """Every chunk of ``request``'s answer (or the error the stream ends with)."""
+    received: list[dict[str, Any]] = []
+    stream_into(received, settings, request)
+    return received
 
 
 def text_of(chunks: list[dict[str, Any]]) -> str:
@@ -74,14 +86,7 @@ def text_of(chunks: list[dict[str, Any]]) -> str:
 def test_streams_text_deltas_then_usage(stand_in: ChatStandIn) -> None:
     stand_in.plan(Reply(content=["Hello", ", ", "world"], keepalive_comments=True))
 
-    async def main() -> list[dict[str, Any]]:
-        upstream = OpenAIUpstream(settings_for(stand_in.base_url))
-        try:
-            return await collect(upstream, REQUEST)
-        finally:
-            await upstream.aclose()
-
-    chunks = asyncio.run(main())
+    chunks = collected(settings_for(stand_in.base_url))
     assert text_of(chunks) == "Hello, world"
     assert all(chunk["object"] == "chat.completion.chunk" for chunk in chunks)
     assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
@@ -161,14 +166,7 @@ def test_retries_a_500_then_streams(stand_in: ChatStandIn) -> None:
         Reply(content=["recovered"]),
     )
 
-    async def main() -> list[dict[str, Any]]:
-        upstream = OpenAIUpstream(settings_for(stand_in.base_url))
-        try:
-            return await collect(upstream, REQUEST)
-        finally:
-            await upstream.aclose()
-
-    assert text_of(asyncio.run(main())) == "recovered"
+    assert text_of(collected(settings_for(stand_in.base_url))) == "recovered"
     assert len(stand_in.requests) == 2
 
 
@@ -176,15 +174,8 @@ def test_500s_past_the_retries_are_a_502_naming_the_upstream(stand_in: ChatStand
     failing = Reply(status=500, error=openai_error("CUDA out of memory", type="server_error"))
     stand_in.plan(failing, failing, failing)
 
-    async def main() -> None:
-        upstream = OpenAIUpstream(settings_for(stand_in.base_url, max_retries=2))
-        try:
-            await collect(upstream, REQUEST)
-        finally:
-            await upstream.aclose()
-
     with pytest.raises(UpstreamError) as caught:
-        asyncio.run(main())
+        collected(settings_for(stand_in.base_url, max_retries=2))
     assert caught.value.status == 502
     assert caught.value.code == "upstream_error"
     assert "test brain" in caught.value.message
@@ -212,14 +203,7 @@ def test_429_waits_for_retry_after(stand_in: ChatStandIn) -> None:
         Reply(status=429, error=busy, headers={"Retry-After": "1"}), Reply(content=["ok"])
     )
 
-    async def main() -> list[dict[str, Any]]:
-        upstream = OpenAIUpstream(settings_for(stand_in.base_url))
-        try:
-            return await collect(upstream, REQUEST)
-        finally:
-            await upstream.aclose()
-
-    assert text_of(asyncio.run(main())) == "ok"
+    assert text_of(collected(settings_for(stand_in.base_url))) == "ok"
     first, second = stand_in.requests
     assert second.received_at - first.received_at >= 0.95
 
@@ -228,17 +212,10 @@ def test_429_past_the_retries_is_a_503_with_retry_after(stand_in: ChatStandIn) -
     busy = openai_error("Rate limit reached", "rate_limit_exceeded", "requests")
     stand_in.plan(Reply(status=429, error=busy, headers={"Retry-After": "7"}))
 
-    async def main() -> None:
-        # 7 s is longer than we would wait for a first token: give up at once and pass it on
-        upstream = OpenAIUpstream(settings_for(stand_in.base_url, first_token_timeout=1.0))
-        try:
-            await collect(upstream, REQUEST)
-        finally:
-            await upstream.aclose()
-
     started = time.monotonic()
     with pytest.raises(UpstreamUnavailable) as caught:
-        asyncio.run(main())
+        # 7 s is longer than we would wait for a first token: give up at once and pass it on
+        collected(settings_for(stand_in.base_url, first_token_timeout=1.0))
     assert time.monotonic() - started < 1.0
     assert caught.value.status == 503
     assert caught.value.code == "upstream_unavailable"
@@ -255,16 +232,9 @@ def test_429_past_the_retries_is_a_503_with_retry_after(stand_in: ChatStandIn) -
 def test_no_first_token_in_time_is_a_504(stand_in: ChatStandIn, hang: Reply) -> None:
     stand_in.plan(hang, Reply(content=["should not be asked for"]))
 
-    async def main() -> None:
-        upstream = OpenAIUpstream(settings_for(stand_in.base_url, first_token_timeout=0.3))
-        try:
-            await collect(upstream, REQUEST)
-        finally:
-            await upstream.aclose()
-
     started = time.monotonic()
     with pytest.raises(UpstreamTimeout) as caught:
-        asyncio.run(main())
+        collected(settings_for(stand_in.base_url, first_token_timeout=0.3))
     assert 0.3 <= time.monotonic() - started < 1.0
     assert caught.value.status == 504
     assert caught.value.code == "upstream_timeout"
@@ -280,16 +250,9 @@ def test_connection_refused_is_a_503_after_the_retries() -> None:
         port = sock.getsockname()[1]
     base_url = f"http://127.0.0.1:{port}/v1"
 
-    async def main() -> None:
-        upstream = OpenAIUpstream(settings_for(base_url, max_retries=2, backoff_seconds=0.05))
-        try:
-            await collect(upstream, REQUEST)
-        finally:
-            await upstream.aclose()
-
     started = time.monotonic()
     with pytest.raises(UpstreamUnavailable) as caught:
-        asyncio.run(main())
+        collected(settings_for(base_url, max_retries=2, backoff_seconds=0.05))
     # two backoffs, 0.05 s then 0.1 s, between three attempts
     assert 0.15 <= time.monotonic() - started < 1.0
     assert caught.value.status == 503
@@ -348,15 +311,8 @@ def test_an_upstream_400_is_our_400_with_its_message(stand_in: ChatStandIn) -> N
     unknown = openai_error("The model `step-brain` does not exist.", "model_not_found")
     stand_in.plan(Reply(status=404, error=unknown))
 
-    async def main() -> None:
-        upstream = OpenAIUpstream(settings_for(stand_in.base_url))
-        try:
-            await collect(upstream, REQUEST)
-        finally:
-            await upstream.aclose()
-
     with pytest.raises(InvalidRequest) as caught:
-        asyncio.run(main())
+        collected(settings_for(stand_in.base_url))
     assert caught.value.status == 400
     assert caught.value.type == "invalid_request_error"
     assert caught.value.code == "model_not_found"
