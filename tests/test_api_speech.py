@@ -11,6 +11,7 @@ import httpx
 import openai
 import pytest
 from audio_checks import decode, word_error_rate
+from chat_helpers import pcm_to_wav
 
 SENTENCES = [
     "The quick brown fox jumps over the lazy dog.",
@@ -47,23 +48,10 @@ def test_speech_round_trip_in_every_format(client: openai.OpenAI, fmt: str) -> N
         assert audio.channels == 1
         words = len(sentence.split())
         assert 0.15 * words < audio.duration < 0.8 * words + 1.0, audio.duration
-        upload = data if fmt != "pcm" else _wav_from_pcm(data)
+        upload = data if fmt != "pcm" else pcm_to_wav(data)
         name = f"speech.{'wav' if fmt == 'pcm' else fmt}"
         text = client.audio.transcriptions.create(model="whisper-1", file=(name, upload)).text
         assert word_error_rate(sentence, text) <= 0.10, (fmt, sentence, text)
-
-
-def _wav_from_pcm(pcm: bytes) -> bytes:
-    import io
-    import wave
-
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(24000)
-        wav.writeframes(pcm)
-    return buffer.getvalue()
 
 
 def test_pcm_is_24khz_16bit_mono_little_endian(client: openai.OpenAI) -> None:
@@ -73,8 +61,14 @@ def test_pcm_is_24khz_16bit_mono_little_endian(client: openai.OpenAI) -> None:
     assert wav[:4] == b"RIFF" and wav[22:24] == b"\x01\x00"  # one channel
     assert int.from_bytes(wav[24:28], "little") == 24000
     assert int.from_bytes(wav[34:36], "little") == 16
-    # two syntheses differ a little (Piper samples its durations), not by a rate mix-up
-    assert abs(len(pcm) / 2 / 24000 / decode(wav, "wav").duration - 1) < 0.15
+    # Piper samples its phoneme durations and pauses, so two syntheses of a short sentence can
+    # differ by a third; a rate mix-up (12 or 48 kHz, stereo) would double or halve it.
+    assert 0.6 < len(pcm) / 2 / 24000 / decode(wav, "wav").duration < 1.6
+    # read as 24 kHz 16-bit little-endian mono, the bytes are the sentence (big-endian is noise)
+    heard = client.audio.transcriptions.create(
+        model="whisper-1", file=("speech.wav", pcm_to_wav(pcm))
+    ).text
+    assert word_error_rate("Testing raw audio.", heard) <= 0.34, heard
 
 
 def test_speed_two_halves_the_duration(client: openai.OpenAI) -> None:
