@@ -280,7 +280,7 @@ def test_the_breaker_opens_answers_at_once_then_half_opens(stand_in: ChatStandIn
             started = time.monotonic()
             with pytest.raises(UpstreamUnavailable) as caught:
                 await collect(upstream, REQUEST)
-            assert time.monotonic() - started < 0.05
+            assert time.monotonic() - started < 0.25  # no request, no backoff: at once
             assert caught.value.headers == {"Retry-After": "1"}
             assert "3 times in a row" in caught.value.message
             assert len(stand_in.requests) == 3

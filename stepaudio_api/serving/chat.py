@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-from collections.abc import AsyncIterator
-from contextlib import aclosing
+from collections.abc import AsyncIterator, Iterator
+from contextlib import aclosing, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,18 +111,13 @@ class ChatServing:
         return ByteStream("application/json", self._whole(job), whole=True)
 
     def _route(self, voice: str, style: SpeechStyle) -> SpeechRoute:
-        try:
+        with _as_audio_voice():
             return self.speech.route_voice(self.settings.speech_model, voice, style)
-        except APIError as exc:
-            exc.param = "audio.voice" if exc.param == "voice" else exc.param
-            raise
 
     async def _plan(self, voice: str, style: SpeechStyle) -> SpeechPlan:
-        try:
-            return await self.speech.plan(self._route(voice, style), style)
-        except APIError as exc:
-            exc.param = "audio.voice" if exc.param == "voice" else exc.param
-            raise
+        route = self._route(voice, style)
+        with _as_audio_voice():
+            return await self.speech.plan(route, style)
 
     async def _begin(
         self, job: _Job
@@ -275,3 +270,14 @@ class ChatServing:
             message["tool_calls"] = calls
         usage = self._measure(job, finished, prepared, speaker)
         yield job.shape.completion(message, finished.reason, usage)
+
+
+@contextmanager
+def _as_audio_voice() -> Iterator[None]:
+    """The speech layer names its `voice` param; in chat the same value is `audio.voice`."""
+    try:
+        yield
+    except APIError as exc:
+        if exc.param == "voice":
+            exc.param = "audio.voice"
+        raise
