@@ -11,7 +11,7 @@ import httpx
 import openai
 import pytest
 from audio_checks import decode, word_error_rate
-from chat_helpers import pcm_to_wav
+from chat_helpers import pcm_to_wav, transcribe
 
 SENTENCES = [
     "The quick brown fox jumps over the lazy dog.",
@@ -50,7 +50,7 @@ def test_speech_round_trip_in_every_format(client: openai.OpenAI, fmt: str) -> N
         assert 0.15 * words < audio.duration < 0.8 * words + 1.0, audio.duration
         upload = data if fmt != "pcm" else pcm_to_wav(data)
         name = f"speech.{'wav' if fmt == 'pcm' else fmt}"
-        text = client.audio.transcriptions.create(model="whisper-1", file=(name, upload)).text
+        text = transcribe(client, upload, name)
         assert word_error_rate(sentence, text) <= 0.10, (fmt, sentence, text)
 
 
@@ -65,9 +65,7 @@ def test_pcm_is_24khz_16bit_mono_little_endian(client: openai.OpenAI) -> None:
     # differ by a third; a rate mix-up (12 or 48 kHz, stereo) would double or halve it.
     assert 0.6 < len(pcm) / 2 / 24000 / decode(wav, "wav").duration < 1.6
     # read as 24 kHz 16-bit little-endian mono, the bytes are the sentence (big-endian is noise)
-    heard = client.audio.transcriptions.create(
-        model="whisper-1", file=("speech.wav", pcm_to_wav(pcm))
-    ).text
+    heard = transcribe(client, pcm_to_wav(pcm), "speech.wav")
     assert word_error_rate("Testing raw audio.", heard) <= 0.34, heard
 
 
