@@ -20,7 +20,7 @@ import psutil
 from servers import start_server
 
 ROOT = Path(__file__).resolve().parents[1]
-JFK = ROOT.parent / "shared" / "testdata" / "en_jfk.flac"
+JFK = ROOT / "tests" / "data" / "en_jfk.flac"
 PARAGRAPH = (
     "The committee met on Tuesday, and the results were better than anyone expected. "
     "Sales in the northern region grew by a third over the previous quarter. "

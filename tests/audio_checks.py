@@ -38,6 +38,13 @@ def decode(data: bytes, fmt: str, pcm_rate: int = 24000) -> Decoded:
     return Decoded(planar[0].astype(np.float32), rate, channels)
 
 
+JFK = (
+    "And so my fellow Americans, ask not what your country can do for you, ask what you can "
+    "do for your country."
+)
+"""What is said in tests/data/en_jfk.flac (its README)."""
+
+
 def clean_words(text: str) -> str:
     return " ".join(re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split())
 

@@ -21,8 +21,8 @@ from chat_stand_in import ChatStandIn
 from databases import Backend, available_backends, drop_databases, fresh_database_url, open_backend
 from stepaudio_tools.testing import OpenMeteoStandIn
 
-# ../shared/testdata beside the project root, as CI lays it out
-TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "testdata"
+# real recordings, with their sources and licences in tests/data/README.md
+TESTDATA = Path(__file__).resolve().parent / "data"
 
 
 def free_port() -> int:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from audio_checks import JFK, word_error_rate
 from conftest import ServerProcess
 from voice_helpers import TINGTING, VOICE_ID, admin_client, unique
 
@@ -88,7 +89,10 @@ def test_cli_voices_add_and_list(server: ServerProcess, testdata: Path) -> None:
 
     recognized = server.cli("voices", "add", unique("cli-jfk"), "--audio",
                             str(testdata / "en_jfk.flac"))  # fmt: skip
-    assert "transcript (recognized): And so" in recognized.stdout
+    # whisper's casing and punctuation differ from one CPU to another (CTranslate2 picks its
+    # kernels by instruction set: AVX2 and AVX-512 round differently), so the words are checked
+    heard = recognized.stdout.split("transcript (recognized): ", 1)[1].splitlines()[0]
+    assert word_error_rate(JFK, heard) <= 0.10, heard
 
     again = server.cli("voices", "add", name, "--audio", tingting, "--text", "x", check=False)
     assert again.returncode == 1 and "already exists" in again.stderr

@@ -13,9 +13,7 @@ import openai
 import pytest
 import srt
 import webvtt
-from audio_checks import word_error_rate
-
-JFK = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country."  # noqa: E501
+from audio_checks import JFK, word_error_rate
 
 
 def jfk(testdata):  # type: ignore[no-untyped-def]

@@ -17,7 +17,7 @@ import jiwer
 import numpy as np
 import openai
 import pytest
-from audio_checks import decode, word_error_rate
+from audio_checks import JFK, decode, word_error_rate
 from conftest import ServerProcess
 from voice_helpers import TINGTING, VOICE_ID, admin_client, unique
 
@@ -29,10 +29,6 @@ ZH_FILES = {
     "zh_tingting_prompt.wav": (4.40, 4.40),
     "zh_yuqian_prompt.wav": (8.10, 7.77),
 }
-JFK = (
-    "And so my fellow Americans, ask not what your country can do for you, ask what you can "
-    "do for your country."
-)
 
 
 @pytest.fixture(scope="session")
@@ -59,7 +55,7 @@ def refused(call: Any, status: int, code: str | None, param: str | None, words: 
     return body
 
 
-# ../shared/testdata/README.md
+# tests/data/README.md
 PUBLISHED_TRANSCRIPTS = {
     "zh_tingting_prompt.wav": "那等我们到海洋馆之后，给妈妈买个礼物，好不好呀？",
     "zh_yuqian_prompt.wav": "叫做秋风起蟹脚痒，啊，什么意思呢？"

@@ -12,7 +12,7 @@ import httpx
 import numpy as np
 import openai
 import pytest
-from audio_checks import decode, word_error_rate
+from audio_checks import JFK, decode, word_error_rate
 from chat_helpers import pcm_to_wav, transcribe
 from chat_stand_in import ChatStandIn, Reply, ToolCall, word_pieces
 from conftest import ServerProcess
@@ -32,8 +32,6 @@ from stepaudio_tools.testing import OpenMeteoStandIn
 from stepaudio_api.audio.g711 import decode_ulaw, encode_ulaw
 
 QUESTION = "Could you please tell me what the weather will be like tomorrow morning in the city?"
-JFK = ("And so my fellow Americans, ask not what your country can do for you, ask what you can "
-       "do for your country.")  # fmt: skip
 ANSWER = "It is sunny in Paris today. The temperature is mild and pleasant."
 
 
