@@ -482,3 +482,95 @@ def test_a_client_that_vanishes_mid_response_stops_it_and_closes_the_session(
         time.sleep(0.1)
     assert row is not None and row["status"] == "closed", row
     assert row["closed_at"] is not None and row["type"] == "realtime"
+
+
+# -- 7. settings checked when they are given ----------------------------------------------------
+
+
+def errors_and_reply(ws: ClientConnection, event: dict[str, Any]) -> list[dict[str, Any]]:
+    """Send ``event``, then a harmless probe: what came back before the probe's answer."""
+    send(ws, event)
+    send(ws, {"type": "input_audio_buffer.clear"})
+    return until(ws, "input_audio_buffer.cleared", limit=10)[:-1]
+
+
+REFUSED_UPDATES: list[tuple[dict[str, Any], str, str]] = [
+    # (session, the param named, the code)
+    ({"type": "realtime", "model": "whisper-1"}, "session.model", "model_not_supported"),
+    ({"type": "realtime", "model": "gpt-nothing"}, "session.model", "model_not_found"),
+    ({"type": "realtime", "audio": {"output": {"voice": "nobody"}}},
+     "session.audio.output.voice", "voice_not_found"),
+    ({"type": "realtime", "audio": {"input": {"transcription": {"model": "gpt-nothing"}}}},
+     "session.audio.input.transcription.model", "model_not_found"),
+    ({"type": "realtime", "audio": {"input": {"transcription": {"model": "whisper-1",
+                                                                 "language": "zz"}}}},
+     "session.audio.input.transcription.language", "unsupported_language"),
+    ({"type": "realtime", "output_modalities": ["smell"]}, "session.output_modalities[0]",
+     "invalid_value"),
+    ({"type": "realtime", "max_output_tokens": -5}, "session.max_output_tokens",
+     "invalid_value"),
+]  # fmt: skip
+
+
+def test_a_refused_session_update_names_the_field_and_changes_nothing(
+    chat_server: ServerProcess, upstream: ChatStandIn
+) -> None:
+    upstream.plan(Reply(content=["Still", " spoken."]))
+    with open_raw(chat_server, "model=gpt-realtime-2.1") as ws:
+        created = recv(ws)["session"]
+        for session, param, code in REFUSED_UPDATES:
+            answered = errors_and_reply(ws, {"type": "session.update", "session": session})
+            assert [e["type"] for e in answered] == ["error"], (session, answered)
+            error = answered[0]["error"]
+            assert (error["param"], error["code"]) == (param, code), (session, error)
+            assert "Traceback" not in error["message"] and error["message"], error
+        # nothing changed: the session is as created, and it still speaks in its voice
+        send(ws, {"type": "session.update", "session": {"type": "realtime"}})
+        assert until(ws, "session.updated")[-1]["session"] == created
+        send(ws, {"type": "conversation.item.create", "item": user_text("Are you there?")})
+        send(ws, {"type": "response.create"})
+        events = until(ws, "response.done")
+    assert events[-1]["response"]["status"] == "completed", events[-1]
+    assert base64.b64decode("".join(e["delta"] for e in events
+                                    if e["type"] == "response.output_audio.delta"))  # fmt: skip
+
+
+def test_a_session_update_naming_our_model_is_honoured(
+    chat_server: ServerProcess, upstream: ChatStandIn
+) -> None:
+    """openai-agents always sends session.update {"model": ...}: a model of ours (an alias of
+    a chat model) is taken and answers."""
+    upstream.plan(Reply(content=["Hello", " there."]))
+    with open_raw(chat_server, "model=gpt-realtime") as ws:
+        recv(ws)
+        send(ws, {"type": "session.update", "session": {
+            "type": "realtime", "model": "gpt-realtime-2.1", "output_modalities": ["text"],
+            "tracing": "auto"}})  # fmt: skip
+        assert until(ws, "session.updated")[-1]["session"]["model"] == "gpt-realtime-2.1"
+        send(ws, {"type": "conversation.item.create", "item": user_text("Hi")})
+        send(ws, {"type": "response.create"})
+        events = until(ws, "response.done")
+    assert events[-1]["response"]["status"] == "completed", events[-1]
+    assert deltas(events, "response.output_text.delta") == "Hello there."
+
+
+def test_a_response_override_is_checked_before_the_response(
+    chat_server: ServerProcess, upstream: ChatStandIn
+) -> None:
+    upstream.plan(Reply(content=["Fine."]))
+    with open_raw(chat_server, "model=gpt-realtime") as ws:
+        recv(ws)
+        send(ws, {"type": "conversation.item.create", "item": user_text("Hi")})
+        until(ws, "conversation.item.done")
+        for response, param in (
+            ({"audio": {"output": {"voice": "nobody"}}}, "response.audio.output.voice"),
+            ({"output_modalities": ["smell"]}, "response.output_modalities[0]"),
+            ({"max_output_tokens": -5}, "response.max_output_tokens"),
+        ):
+            answered = errors_and_reply(ws, {"type": "response.create", "response": response})
+            assert [e["type"] for e in answered] == ["error"], (response, answered)
+            assert answered[0]["error"]["param"] == param, answered[0]
+        send(ws, {"type": "response.create", "response": {"output_modalities": ["text"]}})
+        events = until(ws, "response.done")
+    assert events[-1]["response"]["status"] == "completed"
+    assert deltas(events, "response.output_text.delta") == "Fine."

@@ -4,6 +4,7 @@ settings in both generations."""
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 import pytest
@@ -11,7 +12,9 @@ import pytest
 from stepaudio_api.audio.g711 import decode_alaw, decode_ulaw, encode_alaw, encode_ulaw
 from stepaudio_api.protocol.realtime import BadEvent, parse_client_event, wire_name
 from stepaudio_api.serving.realtime.conversation import Conversation, Item, Part, item_from_client
+from stepaudio_api.serving.realtime.response_options import response_options
 from stepaudio_api.serving.realtime.session_config import SessionConfig
+from stepaudio_api.serving.realtime.session_update import updated_config
 from stepaudio_api.serving.realtime.turn_detection import (
     SpeechPaused,
     SpeechResumed,
@@ -106,22 +109,126 @@ def test_items_from_either_generation_become_chat_messages() -> None:
     assert caught.value.param == "item.role"
 
 
+class AcceptsEverything:
+    """The server's checks (models, voices, recognisers) passing: these tests are of parsing."""
+
+    def check_model(self, config: SessionConfig, param: str) -> None:
+        pass
+
+    def check_transcription(self, transcription: dict[str, Any], param: str) -> None:
+        pass
+
+
 def test_session_settings_in_both_generations() -> None:
-    config = SessionConfig(model="gpt-realtime")
-    config.apply({"input_audio_format": "g711_ulaw", "voice": "alloy",
-                  "turn_detection": {"type": "server_vad", "silence_duration_ms": 700}},
-                 beta=True)  # fmt: skip
+    config, server = SessionConfig(model="gpt-realtime"), AcceptsEverything()
+    config = updated_config(config, {"input_audio_format": "g711_ulaw", "voice": "alloy",
+                            "turn_detection": {"type": "server_vad", "silence_duration_ms": 700}},
+                            server)  # fmt: skip
     ga = config.wire(beta=False)
     assert ga["audio"]["input"]["format"] == {"type": "audio/pcmu"}
     assert ga["audio"]["input"]["turn_detection"]["silence_duration_ms"] == 700
-    config.apply({"type": "realtime", "output_modalities": ["text"],
-                  "audio": {"output": {"format": {"type": "audio/pcma"}}}}, beta=False)  # fmt: skip
+    config = updated_config(config, {"type": "realtime", "output_modalities": ["text"],
+                            "audio": {"output": {"format": {"type": "audio/pcma"}}}},
+                            server)  # fmt: skip
     beta = config.wire(beta=True)
     assert beta["modalities"] == ["text"] and beta["output_audio_format"] == "g711_alaw"
     with pytest.raises(BadEvent) as caught:
-        config.apply({"voice": "alloy", "input_audio_format": "mp3"}, beta=True)
+        updated_config(config, {"voice": "alloy", "input_audio_format": "mp3"}, server)
     assert caught.value.param == "session.input_audio_format"
     assert config.input_format.name == "g711_ulaw"  # a refused update changes nothing
+
+
+BAD_SESSIONS: list[tuple[dict[str, Any], str, str]] = [
+    # (session, the param named, the code)
+    ({"output_modalities": ["smell"]}, "session.output_modalities[0]", "invalid_value"),
+    ({"output_modalities": []}, "session.output_modalities", "invalid_value"),
+    ({"modalities": "audio"}, "session.modalities", "invalid_type"),
+    ({"max_output_tokens": -5}, "session.max_output_tokens", "invalid_value"),
+    ({"max_output_tokens": 10**20}, "session.max_output_tokens", "invalid_value"),
+    ({"max_response_output_tokens": "lots"}, "session.max_response_output_tokens",
+     "invalid_value"),
+    ({"audio": {"output": {"speed": "fast"}}}, "session.audio.output.speed", "invalid_type"),
+    ({"audio": {"output": {"speed": 9}}}, "session.audio.output.speed", "invalid_value"),
+    ({"speed": float("nan")}, "session.speed", "invalid_type"),
+    ({"audio": {"input": {"format": {"type": "audio/pcm", "rate": 16000}}}},
+     "session.audio.input.format.rate", "invalid_value"),
+    ({"audio": {"input": {"turn_detection": {"type": "server_vad", "threshold": 2}}}},
+     "session.audio.input.turn_detection.threshold", "invalid_value"),
+    ({"turn_detection": {"type": "server_vad", "idle_timeout_ms": "soon"}},
+     "session.turn_detection.idle_timeout_ms", "invalid_type"),
+    ({"turn_detection": {"type": "server_vad", "create_response": "yes"}},
+     "session.turn_detection.create_response", "invalid_type"),
+    ({"turn_detection": {"type": "server_vad", "bogus": 1}}, "session.turn_detection.bogus",
+     "unknown_parameter"),
+    ({"turn_detection": {"type": "psychic"}}, "session.turn_detection.type", "invalid_value"),
+    ({"temperature": "warm"}, "session.temperature", "invalid_type"),
+    ({"tools": [{"type": "mcp", "name": "x"}]}, "session.tools[0].type", "invalid_value"),
+    ({"tools": [{"type": "function"}]}, "session.tools[0].name", "invalid_type"),
+    ({"tool_choice": "sometimes"}, "session.tool_choice", "invalid_value"),
+    ({"input_audio_transcription": {"model": 7}}, "session.input_audio_transcription.model",
+     "invalid_type"),
+    ({"audio": {"input": {"noise_reduction": {"type": "loud"}}}},
+     "session.audio.input.noise_reduction.type", "invalid_value"),
+    ({"include": ["everything"]}, "session.include[0]", "invalid_value"),
+    ({"prompt": {"id": "pmpt_1"}}, "session.prompt", "unsupported_value"),
+    ({"voice": {"name": "x"}}, "session.voice.name", "unknown_parameter"),
+    ({"instructions": 5}, "session.instructions", "invalid_type"),
+    ({"colour": "blue"}, "session.colour", "unknown_parameter"),
+    ({"type": "karaoke"}, "session.type", "invalid_value"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("session", "param", "code"), BAD_SESSIONS)
+def test_a_bad_session_value_names_its_field(session: dict[str, Any], param: str,
+                                             code: str) -> None:  # fmt: skip
+    config = SessionConfig(model="gpt-realtime")
+    before = config.wire(beta=False)
+    with pytest.raises(BadEvent) as caught:
+        updated_config(config, session, AcceptsEverything())
+    assert (caught.value.param, caught.value.code) == (param, code), caught.value.message
+    assert param.split(".")[-1].split("[")[0] in caught.value.message
+    assert config.wire(beta=False) == before
+
+
+BAD_RESPONSES: list[tuple[dict[str, Any], str]] = [
+    ({"output_modalities": ["smell"]}, "response.output_modalities[0]"),
+    ({"max_output_tokens": 0}, "response.max_output_tokens"),
+    ({"conversation": "maybe"}, "response.conversation"),
+    ({"metadata": {"k": 1}}, "response.metadata.k"),
+    ({"metadata": {str(i): "v" for i in range(17)}}, "response.metadata"),
+    ({"input": [{"type": "item_reference", "id": "item_nope"}]}, "item_id"),
+    ({"input": [{"type": "message", "role": "robot", "content": []}]}, "response.input[0].role"),
+    ({"audio": {"output": {"format": "mp3"}}}, "response.audio.output.format"),
+    ({"voice": 3}, "response.voice"),
+    ({"tools": "all"}, "response.tools"),
+    ({"stream": True}, "response.stream"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("response", "param"), BAD_RESPONSES)
+def test_a_bad_response_override_names_its_field(response: dict[str, Any], param: str) -> None:
+    with pytest.raises(BadEvent) as caught:
+        response_options(response, Conversation())
+    assert caught.value.param == param, caught.value.message
+
+
+def test_response_overrides_in_both_generations() -> None:
+    conversation = Conversation()
+    asked = Item("message", role="user", content=[Part("input_text", text="Hi")])
+    conversation.add(asked)
+    options = response_options({"modalities": ["text"], "voice": "ash",
+                                "output_audio_format": "g711_ulaw",
+                                "max_response_output_tokens": "inf",
+                                "input": [{"type": "item_reference", "id": asked.id}]},
+                               conversation)  # fmt: skip
+    assert (options.audio, options.voice, options.voice_param) == (False, "ash", "response.voice")
+    assert options.output_format is not None and options.output_format.name == "g711_ulaw"
+    assert options.max_output_tokens == "inf" and options.input == [asked]
+    options = response_options({"output_modalities": ["audio"], "conversation": "none",
+                                "audio": {"output": {"voice": {"id": "voice_1"}}},
+                                "metadata": {"topic": "weather"}}, conversation)  # fmt: skip
+    assert options.audio and not options.in_conversation and options.voice == "voice_1"
+    assert options.metadata == {"topic": "weather"}
 
 
 def test_event_names_and_parsing() -> None:

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import math
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
 from stepaudio_api.engines.chat import ChatEngine
+from stepaudio_api.errors import APIError
 from stepaudio_api.extensions.tools import ToolRegistry
 from stepaudio_api.serving.chat_speech import ReplySpeaker
 from stepaudio_api.serving.chat_turn import (
@@ -27,6 +29,10 @@ from stepaudio_api.serving.chat_turn import (
 from stepaudio_api.serving.realtime.conversation import Conversation, Item, Part
 from stepaudio_api.serving.speech import OUTPUT_TOKENS_PER_SECOND
 
+SpeakerFactory = Callable[[], Awaitable[ReplySpeaker]]
+"""Makes the voice of a spoken response once it has begun (a voice that cannot be spoken
+then fails the response, with its events)."""
+logger = logging.getLogger(__name__)
 Emit = Callable[..., None]
 """emit(GA event type, **fields): queue one server event (Item values are written as the
 client's generation has them, at once)."""
@@ -48,12 +54,16 @@ class ResponsePlan:
     in_conversation: bool = True
     metadata: dict[str, str] | None = None
     acknowledgement: str = "One moment, please."
+    instructions: str = ""
 
 
 @dataclass(slots=True)
 class ResponseResult:
     status: str = "in_progress"
     reason: str | None = None
+    """Why it was cancelled (turn_detected, client_cancelled)."""
+    error: dict[str, Any] | None = None
+    """Why it failed, in OpenAI's shape: type, code, message."""
     usage: TurnUsage = field(default_factory=TurnUsage)
     audio_seconds: float = 0.0
 
@@ -74,8 +84,7 @@ class Responder:
         if self.result.status == "cancelled":
             status_details = {"type": "cancelled", "reason": self.result.reason}
         elif self.result.status == "failed":
-            error = {"type": "server_error", "message": self.result.reason}
-            status_details = {"type": "failed", "error": error}
+            status_details = {"type": "failed", "error": self.result.error}
         response: dict[str, Any] = {
             "id": self.id, "object": "realtime.response", "status": self.result.status,
             "status_details": status_details, "output": [i.wire(beta) for i in self.output],
@@ -102,57 +111,70 @@ class Responder:
                 "output_token_details": {"text_tokens": usage.completion_tokens,
                                          "audio_tokens": audio_tokens}}  # fmt: skip
 
-    async def run(self, plan: ResponsePlan, speaker: ReplySpeaker | None, beta: bool) -> None:
+    async def run(self, plan: ResponsePlan, speaker: SpeakerFactory | None, beta: bool) -> None:
         """Emit the whole response; on cancellation its items end incomplete and
-        response.done says cancelled, with ``cancel_reason``."""
+        response.done says cancelled, with ``cancel_reason``; on any failure (the voice, the
+        model, the engines) response.done says failed, with an error in OpenAI's shape, and
+        an ``error`` event says it too."""
         self._in_conversation = plan.in_conversation
         self.emit("response.created", response=self.wire(plan, beta))
         message: Item | None = None
+        voice: ReplySpeaker | None = None
         try:
-            body: dict[str, Any] = {"messages": plan.messages, "tool_choice": plan.tool_choice}
-            if plan.tools:
-                body["tools"] = plan.tools
-            if plan.temperature is not None:
-                body["temperature"] = plan.temperature
-            if isinstance(plan.max_output_tokens, int):
-                body["max_tokens"] = plan.max_output_tokens
-            if not body.get("tools") and not self.policy.server_tools:
-                body.pop("tool_choice")
-            turn = ChatTurn(self.model, self.tools, self.policy).run(body)
+            voice = await speaker() if speaker is not None else None
+            turn = ChatTurn(self.model, self.tools, self.policy).run(self._request(plan))
             async with aclosing(turn) as events:  # type: ignore[type-var]
                 async for event in events:
                     if isinstance(event, TextDelta | ToolsRunning):
                         if message is None:
-                            message = self._open_message(plan, speaker, beta)
+                            message = self._open_message(plan, voice, beta)
                         if isinstance(event, TextDelta):
-                            await self._say(message, event.text, speaker, own=False)
-                        elif speaker is not None:
-                            await self._say(message, plan.acknowledgement + " ", speaker, own=True)
+                            await self._say(message, event.text, voice, own=False)
+                        elif voice is not None:
+                            await self._say(message, plan.acknowledgement + " ", voice, own=True)
                     elif isinstance(event, ClientToolCalls):
                         if message is not None:
-                            await self._close_message(message, speaker, "completed")
+                            await self._close_message(message, voice, "completed")
                             message = None
                         for call in event.calls:
                             self._function_call(call, beta)
                     elif isinstance(event, Finished):
                         self.result.usage = event.usage
                         if message is not None:
-                            await self._close_message(message, speaker, "completed")
+                            await self._close_message(message, voice, "completed")
                             message = None
             self.result.status = "completed"
         except asyncio.CancelledError:
             self.result.status, self.result.reason = "cancelled", self.cancel_reason
             if message is not None:
-                self._close_message_now(message, speaker, "incomplete")
+                self._close_message_now(message, voice, "incomplete")
             raise
         except Exception as exc:
-            self.result.status, self.result.reason = "failed", str(exc)
+            self.result.status, self.result.error = "failed", failure(exc)
             if message is not None:
-                self._close_message_now(message, speaker, "incomplete")
+                self._close_message_now(message, voice, "incomplete")
+            self.emit("error", error={**self.result.error, "param": None, "event_id": None})
         finally:
-            if speaker is not None:
-                self.result.audio_seconds = speaker.seconds
+            if voice is not None:
+                self.result.audio_seconds = voice.seconds
             self.emit("response.done", response=self.wire(plan, beta))
+
+    @staticmethod
+    def _body(plan: ResponsePlan) -> dict[str, Any]:
+        body: dict[str, Any] = {"messages": plan.messages, "tool_choice": plan.tool_choice}
+        if plan.tools:
+            body["tools"] = plan.tools
+        if plan.temperature is not None:
+            body["temperature"] = plan.temperature
+        if isinstance(plan.max_output_tokens, int):
+            body["max_tokens"] = plan.max_output_tokens
+        return body
+
+    def _request(self, plan: ResponsePlan) -> dict[str, Any]:
+        body = self._body(plan)
+        if not body.get("tools") and not self.policy.server_tools:
+            body.pop("tool_choice")
+        return body
 
     def _where(self, item: Item) -> dict[str, Any]:
         return {"response_id": self.id, "item_id": item.id,
@@ -236,3 +258,13 @@ class Responder:
             done["name"] = item.name
         self.emit("response.function_call_arguments.done", **where, **done)
         self._finish_item(item, "completed")
+
+
+def failure(exc: Exception) -> dict[str, Any]:
+    """Why a response failed, as OpenAI writes it; what the server did not expect is logged
+    and said in general words (never the exception's own text)."""
+    if isinstance(exc, APIError):
+        return {"type": exc.type, "code": exc.code or "server_error", "message": exc.message}
+    logger.error("a realtime response failed", exc_info=exc)
+    message = "The server had an error while making this response; it was logged."
+    return {"type": "server_error", "code": "server_error", "message": message}

@@ -43,9 +43,10 @@ class RealtimeServing:
             and self.catalog.by_name[model].capability == "transcription"
         )  # fmt: skip
         if transcription:
-            config = SessionConfig(model=model or self.settings.realtime.transcription_model,
-                                   type="transcription", audio_output=False)  # fmt: skip
-            config.transcription = {"model": config.model}
+            name = model or self.settings.realtime.transcription_model
+            self.catalog.resolve(name, "transcription")  # 404 unknown, 503 not loaded
+            config = SessionConfig(model=name, type="transcription", audio_output=False)
+            config.transcription = {"model": name}
         else:
             name = model or DEFAULT_MODEL
             self.catalog.resolve(name, "chat")  # 404 unknown, 400 not a chat model, 503 no brain

@@ -16,8 +16,10 @@ from stepaudio_api.serving.realtime.audio_formats import BadAudio
 from stepaudio_api.serving.realtime.conversation import Conversation, Item, item_from_client
 from stepaudio_api.serving.realtime.input_audio import MIN_COMMIT_MS, InputAudioBuffer
 from stepaudio_api.serving.realtime.responder import Responder
+from stepaudio_api.serving.realtime.response_options import ResponseOptions, response_options
 from stepaudio_api.serving.realtime.session_config import SessionConfig
 from stepaudio_api.serving.realtime.session_parts import SessionParts
+from stepaudio_api.serving.realtime.session_update import updated_config, voice_param
 from stepaudio_api.serving.realtime.speculation import Speculation
 from stepaudio_api.serving.realtime.turn_detection import (
     TurnDetector,
@@ -68,11 +70,28 @@ class RealtimeSession(TurnTaking):
                  "param": exc.param, "event_id": caused_by}  # fmt: skip
         self.emit("error", error=error)
 
-    def spawn(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        task = asyncio.get_running_loop().create_task(work)
+    def spawn(self, work: Coroutine[Any, Any, Any], what: str) -> asyncio.Task[Any]:
+        """Run ``work`` beside the session's events; if it fails, the client hears of it (an
+        error event) and the session goes on: no task of a session fails silently."""
+        task = asyncio.get_running_loop().create_task(self._reported(work, what))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
         return task
+
+    async def _reported(self, work: Coroutine[Any, Any, Any], what: str) -> Any:
+        try:
+            return await work
+        except asyncio.CancelledError:
+            raise
+        except APIError as exc:
+            self.error(exc)
+        except Exception:
+            logger.exception("realtime session %s: %s failed", self.config.id, what)
+            self.emit("error", error={
+                "type": "server_error", "code": "server_error", "param": None, "event_id": None,
+                "message": f"The server had an error in {what}; it was logged, and the "
+                           "session goes on.",
+            })  # fmt: skip
 
     # -- client events --------------------------------------------------------------------
 
@@ -83,15 +102,22 @@ class RealtimeSession(TurnTaking):
             self.emit("conversation.created", conversation=conversation)
 
     async def handle(self, raw: str | bytes) -> None:
+        """One client event: acted on, or answered with an error event; never the end of
+        the session."""
         event_id = None
         try:
             event = parse_client_event(raw)
             event_id = event.event_id
             await self._dispatch(event)
-        except BadEvent as exc:
+        except (BadEvent, APIError) as exc:
             self.error(exc, event_id)
-        except APIError as exc:
-            self.error(exc, event_id)
+        except Exception:
+            logger.exception("realtime session %s: event %s failed", self.config.id, event_id)
+            self.emit("error", error={
+                "type": "server_error", "code": "server_error", "param": None,
+                "event_id": event_id, "message": "The server had an error while handling this "
+                "event; it was logged, and the session goes on.",
+            })  # fmt: skip
 
     async def _dispatch(self, event: ClientEvent) -> None:
         handler = getattr(self, "_on_" + event.type.replace(".", "_"), None)
@@ -99,17 +125,19 @@ class RealtimeSession(TurnTaking):
         await handler(event)
 
     async def _on_session_update(self, event: Any) -> None:
-        before = (self.config.input_format, self.config.turn_detection)
         update = dict(event.session)
         if event.type == "transcription_session.update":  # beta's transcription sessions
             update["type"] = "transcription"
-        self.config.apply(update, self.beta)
+        staged = updated_config(self.config, update, self.parts)
+        if staged.type == "realtime" and staged.audio_output:
+            await self.parts.check_voice(staged, voice_param(update))
+        before = (self.config.input_format, self.config.turn_detection)
+        self.config.adopt(staged)
         if (self.config.input_format, self.config.turn_detection) != before:
             self.buffer.change_format(self.config.input_format)
             # the new detector goes on from the session clock (whole 32 ms windows heard)
             heard_ms = int(self.buffer.received_ms // 32 * 32)
             self.detector = TurnDetector(self._turn_settings(), heard_ms)
-        self.parts.check_voice(self.config)
         if event.type == "transcription_session.update":
             wired = self.config.wire_beta_transcription()
             self.emit("transcription_session.updated", session=wired)
@@ -196,7 +224,11 @@ class RealtimeSession(TurnTaking):
                 "Wait until the response is finished before creating a new one.",
                 "conversation_already_has_active_response",
             )
-        self._respond(event.response or {})
+        options = response_options(event.response, self.conversation)
+        audio = self.config.audio_output if options.audio is None else options.audio
+        if audio and options.voice is not None:
+            await self.parts.check_voice(self.config, options.voice_param, options.voice)
+        self._respond(options)
 
     async def _on_response_cancel(self, event: Any) -> None:
         active = self.response_task is not None and not self.response_task.done()
@@ -208,12 +240,12 @@ class RealtimeSession(TurnTaking):
 
     # -- responses ------------------------------------------------------------------------
 
-    def _respond(self, overrides: dict[str, Any], after: Item | None = None) -> None:
+    def _respond(self, options: ResponseOptions, after: Item | None = None) -> None:
         """Start a response; ``after``: the user's turn it answers (none if nothing was said)."""
         responder = self.parts.responder(self, self.conversation, self.emit)
         self.response = responder
-        work = self.parts.run_response(self, responder, overrides, turn=after)
-        self.response_task = self.spawn(work)
+        work = self.parts.run_response(self, responder, options, turn=after)
+        self.response_task = self.spawn(work, "a response")
 
     def _cancel_response(self, reason: str) -> None:
         if self.response is not None and self.response_task is not None:

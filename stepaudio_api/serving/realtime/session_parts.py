@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -13,7 +15,9 @@ import numpy as np
 from stepaudio_api.audio.resample import StreamResampler
 from stepaudio_api.engines.base import Recognizer, TranscriptionOptions
 from stepaudio_api.engines.chat import ChatEngine
+from stepaudio_api.errors import APIError
 from stepaudio_api.extensions.tools import ToolRegistry
+from stepaudio_api.protocol.realtime import BadEvent
 from stepaudio_api.serving.chat_request import server_tool_policy, with_words_heard
 from stepaudio_api.serving.chat_speech import ReplySpeaker
 from stepaudio_api.serving.metering import BackgroundWrites
@@ -21,6 +25,7 @@ from stepaudio_api.serving.models import ModelCatalog
 from stepaudio_api.serving.realtime.audio_formats import OutputAudio, RealtimeAudioFormat
 from stepaudio_api.serving.realtime.conversation import Conversation, Item
 from stepaudio_api.serving.realtime.responder import Responder, ResponsePlan
+from stepaudio_api.serving.realtime.response_options import ResponseOptions
 from stepaudio_api.serving.realtime.session_config import SessionConfig
 from stepaudio_api.serving.speech import SpeechServing
 from stepaudio_api.serving.speech_style import SpeechStyle
@@ -32,7 +37,6 @@ if TYPE_CHECKING:
     from stepaudio_api.serving.realtime.session import RealtimeSession
 
 logger = logging.getLogger(__name__)
-TRANSCRIPTION_ALIASES = {"gpt-4o-transcribe", "gpt-4o-mini-transcribe", "whisper-1"}
 
 
 class SessionParts:
@@ -47,16 +51,50 @@ class SessionParts:
         assert isinstance(engine, ChatEngine)
         return engine
 
-    def recognizer(self, config: SessionConfig) -> tuple[Recognizer, TranscriptionOptions]:
-        wanted = (config.transcription or {}).get("model")
-        name = wanted if wanted and wanted in self.catalog.by_name else (
-            self.settings.realtime.transcription_model)  # fmt: skip
+    # -- the checks of session.update that need the server (session_update.SessionChecks) --
+
+    def check_model(self, config: SessionConfig, param: str) -> None:
+        """A realtime session's model thinks (a chat model); a transcription session's hears."""
+        capability = "chat" if config.type == "realtime" else "transcription"
+        with _named(param):
+            self.catalog.resolve(config.model, capability)
+
+    def check_transcription(self, transcription: dict[str, Any], param: str) -> None:
+        with _named(f"{param}.model"):
+            engine = self._recognizer_engine(transcription.get("model"))
+        language = transcription.get("language")
+        if language and language not in engine.languages:
+            raise BadEvent(
+                f"Invalid '{param}.language': the transcription model cannot recognise "
+                f"'{language}'; it can: {', '.join(engine.languages)}",
+                "unsupported_language", f"{param}.language",
+            )  # fmt: skip
+
+    async def check_voice(self, config: SessionConfig, param: str,
+                          voice: str | None = None) -> None:  # fmt: skip
+        """A voice nobody can speak (no engine's, no cloned voice's) is refused when it is
+        set, not at the first response."""
+        style = SpeechStyle(speed=config.speed)
+        with _named(param):
+            route = self.speech.route_voice(self.settings.realtime.speech_model,
+                                            voice or config.voice, style)  # fmt: skip
+            await self.speech.plan(route, style)
+
+    # -- hearing ----------------------------------------------------------------------------
+
+    def _recognizer_engine(self, model: str | None) -> Recognizer:
+        name = model or self.settings.realtime.transcription_model
         engine = self.catalog.resolve(name, "transcription").engine
         assert isinstance(engine, Recognizer)
-        language = (config.transcription or {}).get("language") or None
-        if language and language not in engine.languages:
-            language = None
-        prompt = (config.transcription or {}).get("prompt") or None
+        return engine
+
+    def recognizer(self, config: SessionConfig) -> tuple[Recognizer, TranscriptionOptions]:
+        """The session's recogniser (its transcription model, checked when it was set, or the
+        server's default) and what it is told."""
+        transcription = config.transcription or {}
+        engine = self._recognizer_engine(transcription.get("model"))
+        language = transcription.get("language") or None
+        prompt = transcription.get("prompt") or None
         return engine, TranscriptionOptions(language=language, prompt=prompt)
 
     def busy(self) -> bool:
@@ -78,11 +116,7 @@ class SessionParts:
         resampler = StreamResampler(audio_format.rate, 16000)
         return np.concatenate([resampler.feed(samples), resampler.flush()])
 
-    def check_voice(self, config: SessionConfig) -> None:
-        """A voice nobody can speak is refused when it is set, not at the first response."""
-        if config.type == "realtime" and config.audio_output:
-            self.speech.route_voice(self.settings.realtime.speech_model, config.voice,
-                                    SpeechStyle(speed=config.speed))  # fmt: skip
+    # -- responses --------------------------------------------------------------------------
 
     def responder(self, session: RealtimeSession, conversation: Conversation,
                   emit: Callable[..., None]) -> Responder:  # fmt: skip
@@ -93,7 +127,7 @@ class SessionParts:
                          conversation, emit)  # fmt: skip
 
     async def run_response(
-        self, session: RealtimeSession, responder: Responder, overrides: dict[str, Any],
+        self, session: RealtimeSession, responder: Responder, options: ResponseOptions,
         own_item: str | None = None, turn: Item | None = None,
     ) -> None:  # fmt: skip
         """Wait for the transcripts the conversation still lacks (but ``own_item``'s, which a
@@ -104,53 +138,63 @@ class SessionParts:
             await asyncio.gather(*pending, return_exceptions=True)
         if turn is not None and not turn.text().strip():
             return  # nothing was heard in the turn (noise, or the recogniser failed): no reply
-        plan, speaker = await self.plan(session, responder.conversation, overrides)
+        plan = self.plan(session, responder.conversation, options)
+        speaker = partial(self.speaker, session, plan, options) if plan.audio else None
         await responder.run(plan, speaker, session.beta)
         session.after_response(responder)
 
-    async def plan(
-        self, session: RealtimeSession, conversation: Conversation, overrides: dict[str, Any]
-    ) -> tuple[ResponsePlan, ReplySpeaker | None]:
+    def plan(self, session: RealtimeSession, conversation: Conversation,
+             options: ResponseOptions) -> ResponsePlan:  # fmt: skip
+        """The response's settings: its options, else the session's."""
         config = session.config
-        instructions = overrides.get("instructions") or config.instructions
-        modalities = overrides.get("output_modalities") or overrides.get("modalities")
-        audio = config.audio_output if modalities is None else "audio" in modalities
-        output = (overrides.get("audio") or {}).get("output") or {}
-        voice = output.get("voice") or overrides.get("voice") or config.voice
-        voice = voice.get("id", "") if isinstance(voice, dict) else str(voice)
-        tools = overrides.get("tools", config.tools)
+        instructions = options.instructions if options.instructions is not None else (
+            config.instructions)  # fmt: skip
+        output_format = options.output_format or config.output_format
+        tools = options.tools if options.tools is not None else config.tools
         chat_tools = [{"type": "function", "function": {
             "name": t["name"], "description": t.get("description", ""),
             "parameters": t.get("parameters") or {"type": "object", "properties": {}}}}
             for t in tools]  # fmt: skip
-        tool_choice = overrides.get("tool_choice", config.tool_choice)
-        if isinstance(tool_choice, dict) and tool_choice.get("name"):
+        tool_choice = options.tool_choice if options.tool_choice is not None else (
+            config.tool_choice)  # fmt: skip
+        if isinstance(tool_choice, dict):
             tool_choice = {"type": "function", "function": {"name": tool_choice["name"]}}
-        messages = conversation.chat_messages(instructions)
-        plan = ResponsePlan(
-            messages=messages, audio=audio, voice=voice,
-            output_format=config.output_format.as_ga(), beta_format=config.output_format.name,
-            tools=chat_tools, tool_choice=tool_choice,
-            temperature=overrides.get("temperature", config.temperature if session.beta else None),
-            max_output_tokens=overrides.get("max_output_tokens")
-            or overrides.get("max_response_output_tokens")
-            or config.max_output_tokens,
-            metadata=overrides.get("metadata"),
-            in_conversation=overrides.get("conversation") != "none",
-            acknowledgement=self.settings.chat.acknowledgement,
+        source = Conversation()
+        source.items = options.input if options.input is not None else conversation.items
+        temperature = options.temperature
+        if temperature is None and session.beta:
+            temperature = config.temperature
+        return ResponsePlan(
+            messages=source.chat_messages(instructions),
+            audio=config.audio_output if options.audio is None else options.audio,
+            voice=options.voice or config.voice, output_format=output_format.as_ga(),
+            beta_format=output_format.name, tools=chat_tools, tool_choice=tool_choice,
+            temperature=temperature,
+            max_output_tokens=options.max_output_tokens or config.max_output_tokens,
+            metadata=options.metadata, in_conversation=options.in_conversation,
+            acknowledgement=self.settings.chat.acknowledgement, instructions=instructions,
         )  # fmt: skip
-        if not audio:
-            return plan, None
-        last_user = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
-        style = with_words_heard(self.speech.styles, SpeechStyle(speed=config.speed), instructions)
+
+    async def speaker(self, session: RealtimeSession, plan: ResponsePlan,
+                      options: ResponseOptions) -> ReplySpeaker:  # fmt: skip
+        """The voice that speaks the response: its style from the session's speed, then what
+        the instructions and the user's last words ask for (a dialect, an emotion)."""
+        config = session.config
+        last_user = next((m["content"] for m in reversed(plan.messages)
+                          if m["role"] == "user"), "")  # fmt: skip
+        style = with_words_heard(self.speech.styles, SpeechStyle(speed=config.speed),
+                                 plan.instructions)  # fmt: skip
         style = with_words_heard(self.speech.styles, style, last_user or "")
-        route = self.speech.route_voice(self.settings.realtime.speech_model, voice, style)
-        speech_plan = await self.speech.plan(route, style)
+        with _named(options.voice_param if options.voice else "session.audio.output.voice"):
+            route = self.speech.route_voice(self.settings.realtime.speech_model, plan.voice,
+                                            style)  # fmt: skip
+            speech_plan = await self.speech.plan(route, style)
         dialect = style.dialect
         if dialect is not None and dialect.acknowledgement:
             plan.acknowledgement = dialect.acknowledgement
-        encoder = OutputAudio(config.output_format, speech_plan.sample_rate)
-        return plan, ReplySpeaker(speech_plan, encoder, admitted=True)
+        audio_format = options.output_format or config.output_format
+        encoder = OutputAudio(audio_format, speech_plan.sample_rate)
+        return ReplySpeaker(speech_plan, encoder, admitted=True)
 
     def save_item(self, session: RealtimeSession, item: Item) -> None:
         if item not in session.conversation.items:
@@ -164,3 +208,13 @@ class SessionParts:
             await self.store.save_item(session_id, position, item)
         except Exception:
             logger.exception("could not save item %s of session %s", item["id"], session_id)
+
+
+@contextmanager
+def _named(param: str) -> Iterator[None]:
+    """A refusal from the rest of the server (an unknown model or voice) as an error event
+    that names the session's or the response's field."""
+    try:
+        yield
+    except APIError as exc:
+        raise BadEvent(exc.message, exc.code or "invalid_value", param) from None

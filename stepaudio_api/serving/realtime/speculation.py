@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from stepaudio_api.serving.realtime.conversation import Conversation, Item, Part
+from stepaudio_api.serving.realtime.response_options import ResponseOptions
 from stepaudio_api.serving.realtime.turn_detection import sounds_finished
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ class Speculation:
         self.held = HeldEvents()
         self.responder = session.parts.responder(session, conversation, self.held)
         self.transcript: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self.task: asyncio.Task[None] = session.spawn(self._run(audio))
+        self.task: asyncio.Task[None] = session.spawn(self._run(audio), "a speculative response")
 
     async def _run(self, audio: np.ndarray) -> None:
         session = self.session
@@ -65,7 +66,9 @@ class Speculation:
         # semantic_vad: a finished-sounding sentence ends the turn sooner, an unfinished one later
         session.detector.sounds_finished = sounds_finished(text)
         if text.strip():  # a pause after noise: nothing to answer
-            await session.parts.run_response(session, self.responder, {}, own_item=self.user.id)
+            await session.parts.run_response(
+                session, self.responder, ResponseOptions(), own_item=self.user.id
+            )
 
     def drop(self) -> None:
         """The user went on: nothing of this response is ever sent."""

@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from stepaudio_api.errors import APIError
 from stepaudio_api.serving.realtime.conversation import Item, Part
+from stepaudio_api.serving.realtime.response_options import ResponseOptions
 from stepaudio_api.serving.realtime.speculation import Speculation
 from stepaudio_api.serving.realtime.turn_detection import (
     SpeechPaused,
@@ -61,7 +63,7 @@ class TurnTaking:
             else:
                 item = self._commit(audio, self.turn_item_id)
                 if self._responds_to_turns():
-                    self._respond({}, after=item)
+                    self._respond(ResponseOptions(), after=item)
             self.turn_item_id = None
 
     def _responds_to_turns(self: RealtimeSession) -> bool:
@@ -94,9 +96,14 @@ class TurnTaking:
                 else:
                     text = await self.parts.transcribe(self.config, audio)
             except Exception as exc:
-                logger.exception("transcription failed")
+                if isinstance(exc, APIError):
+                    message = exc.message
+                else:
+                    logger.error("realtime session %s: transcription failed", self.config.id,
+                                 exc_info=exc)  # fmt: skip
+                    message = "The server could not transcribe this audio; the error was logged."
                 error = {"type": "server_error", "code": "transcription_failed",
-                         "message": str(exc), "param": None}  # fmt: skip
+                         "message": message, "param": None}  # fmt: skip
                 self.emit("conversation.item.input_audio_transcription.failed", item_id=item.id,
                           content_index=0, error=error)  # fmt: skip
                 text = ""
@@ -114,7 +121,7 @@ class TurnTaking:
             future.set_result(text)
             self.parts.save_item(self, item)
 
-        self.spawn(hear())
+        self.spawn(hear(), "hearing the user")
 
     def _check_idle(self: RealtimeSession) -> None:
         """GA server_vad's idle_timeout_ms: after that long without speech (and no response
@@ -134,7 +141,7 @@ class TurnTaking:
         self.idle_since_ms = self.detector.elapsed_ms
         self._commit(self.buffer.take(), item_id)
         if self._responds_to_turns():
-            self._respond({})
+            self._respond(ResponseOptions())
 
     def _drop_speculation(self: RealtimeSession) -> None:
         if self.speculation is not None:
