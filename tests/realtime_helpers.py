@@ -4,12 +4,14 @@ carries it, sent in chunks, and server events gathered until one of a kind."""
 from __future__ import annotations
 
 import base64
+import json
 import time
 from typing import Any
 
 import httpx
 import numpy as np
 from conftest import ServerProcess
+from websockets.sync.client import ClientConnection
 
 RATE = 24000
 BYTES_PER_MS = RATE * 2 // 1000
@@ -71,3 +73,40 @@ def audio_of(events: list[Any], kind: str = "response.output_audio.delta") -> by
 
 def text_of(events: list[Any], kind: str) -> str:
     return "".join(e.delta for e in events if e.type == kind)
+
+
+# -- raw protocol: events as JSON over a websockets connection ------------------------------
+
+
+def send(ws: ClientConnection, event: dict[str, Any]) -> None:
+    ws.send(json.dumps(event))
+
+
+def recv(ws: ClientConnection, timeout: float = 15.0) -> dict[str, Any]:
+    message = ws.recv(timeout=timeout)
+    event = json.loads(message)
+    assert isinstance(event, dict), message
+    return event
+
+
+def until(ws: ClientConnection, kind: str, limit: float = 30.0) -> list[dict[str, Any]]:
+    """Server events up to and including the first of type ``kind``."""
+    events: list[dict[str, Any]] = []
+    deadline = time.monotonic() + limit
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            event = recv(ws, timeout=left)
+        except TimeoutError:
+            break
+        events.append(event)
+        if event["type"] == kind:
+            return events
+    raise AssertionError(f"no {kind} in {[e['type'] for e in events]}")
+
+
+def user_text(text: str) -> dict[str, Any]:
+    return {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
+
+
+def deltas(events: list[dict[str, Any]], kind: str) -> str:
+    return "".join(e["delta"] for e in events if e["type"] == kind)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import json
 import socket
 import time
 from typing import Any
@@ -20,6 +19,7 @@ import pytest
 from chat_stand_in import ChatStandIn, Reply
 from conftest import ServerProcess
 from keys import create_key
+from realtime_helpers import deltas, recv, send, until, user_text
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
@@ -57,40 +57,6 @@ def open_raw(
         max_size=None,
         open_timeout=10,
     )
-
-
-def send(ws: ClientConnection, event: dict[str, Any]) -> None:
-    ws.send(json.dumps(event))
-
-
-def recv(ws: ClientConnection, timeout: float = 15.0) -> dict[str, Any]:
-    message = ws.recv(timeout=timeout)
-    event = json.loads(message)
-    assert isinstance(event, dict), message
-    return event
-
-
-def until(ws: ClientConnection, kind: str, limit: float = 30.0) -> list[dict[str, Any]]:
-    """Server events up to and including the first of type ``kind``."""
-    events: list[dict[str, Any]] = []
-    deadline = time.monotonic() + limit
-    while (left := deadline - time.monotonic()) > 0:
-        try:
-            event = recv(ws, timeout=left)
-        except TimeoutError:
-            break
-        events.append(event)
-        if event["type"] == kind:
-            return events
-    raise AssertionError(f"no {kind} in {[e['type'] for e in events]}")
-
-
-def user_text(text: str) -> dict[str, Any]:
-    return {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
-
-
-def deltas(events: list[dict[str, Any]], kind: str) -> str:
-    return "".join(e["delta"] for e in events if e["type"] == kind)
 
 
 def sdk_client(server: ServerProcess, key: str = "sk-test") -> openai.OpenAI:

@@ -1,0 +1,125 @@
+"""A realtime session whose engines fail at every stage: the recogniser (at its start and in
+its segments, with and without speculation), the synthesiser (before and after its first
+audio) and the chat model (before and after its first words). Each failure reaches the client
+as OpenAI says it (transcription.failed, or response.done failed with an error event), never
+as the exception's own text, and the same session then answers a normal turn."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from chat_stand_in import ChatStandIn, Reply, word_pieces
+from faults import SECRET, Faults
+from realtime_helpers import deltas, send, silence, until, user_text
+from websockets.sync.client import ClientConnection, connect
+
+from stepaudio_api.testing import TestServer, running_server
+
+QUESTION = "What is the weather like in Paris today?"
+ENGINES = ["piper-joe", "whisper-tiny-en", "chat-upstream"]
+
+
+@pytest.fixture(scope="module")
+def stand_in() -> Iterator[ChatStandIn]:
+    with ChatStandIn() as upstream:
+        yield upstream
+
+
+@pytest.fixture(scope="module")
+def served(stand_in: ChatStandIn, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    environ = {"STEPAUDIO_CHAT_BASE_URL": stand_in.base_url,
+               "STEPAUDIO_CHAT_MODEL": "stand-in-brain"}  # fmt: skip
+    with running_server(tmp_path_factory.mktemp("faults"), None, ENGINES, environ) as server:
+        yield server, Faults(server.services)
+
+
+def open_session(server: TestServer, speculate_after_ms: int) -> ClientConnection:
+    url = str(server.base_url).replace("http://", "ws://") + "/v1/realtime?model=gpt-realtime"
+    ws = connect(url, max_size=None, open_timeout=10)
+    assert json.loads(ws.recv(timeout=10))["type"] == "session.created"
+    detection = {"type": "server_vad", "silence_duration_ms": 500,
+                 "speculate_after_ms": speculate_after_ms}  # fmt: skip
+    send(ws, {"type": "session.update", "session": {"type": "realtime", "audio": {"input": {
+        "turn_detection": detection, "transcription": {"model": "whisper-1"}}}}})  # fmt: skip
+    until(ws, "session.updated")
+    return ws
+
+
+def speak(ws: ClientConnection, pcm: bytes) -> None:
+    step = 100 * 48
+    for offset in range(0, len(pcm), step):
+        send(ws, {"type": "input_audio_buffer.append",
+                  "audio": base64.b64encode(pcm[offset: offset + step]).decode()})  # fmt: skip
+
+
+def leaked(events: list[dict[str, Any]]) -> list[str]:
+    return [json.dumps(e) for e in events if SECRET in json.dumps(e)]
+
+
+def answers_normally(ws: ClientConnection, upstream: ChatStandIn) -> None:
+    upstream.replies.clear()  # a reply the failed response never asked for
+    upstream.plan(Reply(content=word_pieces("All is well.")))
+    send(ws, {"type": "conversation.item.create", "item": user_text("Are you still there?")})
+    send(ws, {"type": "response.create"})
+    events = until(ws, "response.done", limit=60)
+    assert events[-1]["response"]["status"] == "completed", events[-1]
+    assert deltas(events, "response.output_audio_transcript.delta") == "All is well."
+
+
+@pytest.mark.parametrize("speculate_after_ms", [160, 0], ids=["speculating", "not-speculating"])
+@pytest.mark.parametrize("stage", ["recognize", "recognize-segments"])
+def test_a_failing_recogniser_is_reported_and_the_session_goes_on(
+    served: Any, stand_in: ChatStandIn, stage: str, speculate_after_ms: int
+) -> None:
+    server, faults = served
+    body = {"model": "tts-1", "voice": "alloy", "input": QUESTION, "response_format": "pcm"}
+    pcm = silence(300) + server.post("/v1/audio/speech", json=body).content + silence(1500)
+    with open_session(server, speculate_after_ms) as ws:
+        faults.stage = stage
+        try:
+            speak(ws, pcm)
+            events = until(ws, "conversation.item.input_audio_transcription.failed", limit=60)
+        finally:
+            faults.stage = None
+        failed = events[-1]["error"]
+        assert failed["type"] == "server_error" and failed["code"] == "transcription_failed"
+        assert failed["message"] and not leaked(events), leaked(events)
+        # nothing was heard, so nothing is answered: no response for that turn
+        assert "response.created" not in [e["type"] for e in events]
+        answers_normally(ws, stand_in)
+
+
+@pytest.mark.parametrize("stage", ["synthesize", "synthesize-mid", "chat", "chat-mid"])
+def test_a_failing_response_ends_failed_and_the_session_goes_on(
+    served: Any, stand_in: ChatStandIn, stage: str
+) -> None:
+    server, faults = served
+    stand_in.plan(Reply(content=word_pieces("It is sunny. It is warm and bright today.")))
+    with open_session(server, 160) as ws:
+        send(ws, {"type": "conversation.item.create", "item": user_text(QUESTION)})
+        until(ws, "conversation.item.done")
+        faults.stage = stage
+        try:
+            send(ws, {"type": "response.create"})
+            events = until(ws, "response.done", limit=60)
+        finally:
+            faults.stage = None
+        kinds = [e["type"] for e in events]
+        assert kinds[0] == "response.created" and "error" in kinds, kinds
+        response = events[-1]["response"]
+        assert response["status"] == "failed", response
+        error = response["status_details"]["error"]
+        assert (error["type"], error["code"]) == ("server_error", "server_error"), error
+        assert error["message"] and not leaked(events), leaked(events)
+        for item in response["output"]:
+            assert item["status"] == "incomplete", item
+        answers_normally(ws, stand_in)
+
+
+def test_no_session_is_left_behind(served: Any) -> None:
+    server, _faults = served
+    assert sum(server.services.realtime.open_sessions.values()) == 0
