@@ -17,7 +17,6 @@ from stepaudio_api.services import Services
 
 SECRET = "internal detail 7f3a9c"
 """In every injected exception; a client must never see it."""
-STAGES = ("recognize", "recognize-segments", "synthesize", "synthesize-mid", "chat", "chat-mid")
 
 
 class InjectedFault(RuntimeError):
@@ -50,6 +49,7 @@ class Faults:
                 self._raise("recognize-segments")
                 async for segment in stream.segments:
                     yield segment
+                    self._raise("recognize-mid")
 
             return replace(stream, segments=segments())
 

@@ -110,3 +110,8 @@ def user_text(text: str) -> dict[str, Any]:
 
 def deltas(events: list[dict[str, Any]], kind: str) -> str:
     return "".join(e["delta"] for e in events if e["type"] == kind)
+
+
+def audio_bytes(events: list[dict[str, Any]], kind: str = "response.output_audio.delta") -> bytes:
+    """The audio of raw events, each delta decoded on its own (base64 pieces do not join)."""
+    return b"".join(base64.b64decode(e["delta"]) for e in events if e["type"] == kind)

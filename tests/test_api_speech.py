@@ -145,6 +145,8 @@ def test_voice_as_custom_voice_object_and_our_own_name(client: openai.OpenAI) ->
         ({"response_format": "ogg"}, 400, "response_format", "mp3"),
         ({"stream_format": "websocket"}, 400, "stream_format", "sse"),
         ({"sample_rate": 44100, "response_format": "opus"}, 400, "sample_rate", "48000"),
+        ({"sample_rate": 0}, 400, "sample_rate", "24000"),
+        ({"input": "\x00\x01\x1b\ufeff"}, 400, "input", "nothing speakable"),
         ({"emotion_level": 3}, 400, "emotion_level", "Unrecognized"),
     ],
 )
@@ -163,6 +165,28 @@ def test_bad_speech_requests_get_a_clear_4xx(client, change, status, param, word
     assert body["type"] == "invalid_request_error"
     # and the server still serves
     assert len(speak(client, "Still here.", response_format="pcm")) > 1000
+
+
+def test_control_characters_are_not_spoken(server, client: openai.OpenAI) -> None:  # type: ignore[no-untyped-def]
+    """NUL and other control characters (which crash the phonemiser) are taken out before any
+    engine reads the text, in the first sentence or a later one, streamed or not."""
+    said = "Hello\x00 there, my\x07 friend. The second\x00 sentence\x1b is here."
+    heard = transcribe(client, speak(client, said, response_format="wav"))
+    assert word_error_rate("Hello there, my friend. The second sentence is here.", heard) <= 0.2
+    body = {"model": "tts-1", "voice": "alloy", "input": said, "stream_format": "sse"}
+    response = httpx.post(f"{server.base_url}/v1/audio/speech", json=body, timeout=60)
+    assert response.status_code == 200
+    events = [json.loads(line[6:]) for line in response.text.splitlines()
+              if line.startswith("data: ")]  # fmt: skip
+    assert events[-1]["type"] == "speech.audio.done", events[-1]
+
+
+def test_a_lone_surrogate_is_a_clear_400(server) -> None:  # type: ignore[no-untyped-def]
+    raw = b'{"model": "tts-1", "voice": "alloy", "input": "bad \\ud800 text"}'
+    response = httpx.post(f"{server.base_url}/v1/audio/speech", content=raw,
+                          headers={"content-type": "application/json"})  # fmt: skip
+    assert response.status_code == 400
+    assert "surrogate" in response.json()["error"]["message"]
 
 
 @pytest.mark.parametrize("raw", [b"", b"{not json", b"[1, 2]", b'{"model": "tts-1"}'])

@@ -226,3 +226,27 @@ def test_earlier_spoken_turns_are_heard_once(
     heard = second[2]["content"].removeprefix("Next question:\n")
     assert word_error_rate("which country has the largest population", heard) <= 0.2
     assert all(isinstance(m["content"], str) for m in second)
+
+
+def test_control_characters_from_the_upstream_are_not_spoken(
+    chat_server: ServerProcess, upstream: ChatStandIn
+) -> None:
+    """An upstream that writes a NUL (or another control character) in a later sentence: the
+    reply is spoken whole and the stream ends with [DONE], as any other."""
+    client = chat_server.client()
+    said = "The first sentence is fine. The second\x00 has a\x1b control character."
+    upstream.plan(Reply(content=word_pieces(said)))
+    stream = client.chat.completions.create(
+        model="gpt-4o-audio-preview", modalities=["text", "audio"],
+        audio={"voice": "alloy", "format": "pcm16"},
+        messages=[{"role": "user", "content": QUESTION}], stream=True,
+    )  # fmt: skip
+    pcm, finished = [], None
+    for chunk in stream:
+        if chunk.choices and chunk.choices[0].finish_reason:
+            finished = chunk.choices[0].finish_reason
+        if chunk.choices and chunk.choices[0].delta.audio and chunk.choices[0].delta.audio.data:
+            pcm.append(base64.b64decode(chunk.choices[0].delta.audio.data))
+    assert finished == "stop"
+    heard = transcribe(client, pcm_to_wav(b"".join(pcm)))
+    assert word_error_rate(said.replace("\x00", "").replace("\x1b", ""), heard) <= 0.2, heard

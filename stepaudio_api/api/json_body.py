@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from stepaudio_api.errors import InvalidRequest
+from stepaudio_api.protocol.json_errors import decode_error_message
 
 T = TypeVar("T")
 _AT_FIELD = re.compile(r"at `\$\.([A-Za-z_][\w]*)")
@@ -36,4 +37,4 @@ def decode_json_body(body: bytes, struct_type: type[T]) -> T:
             message += "; supported values: " + ", ".join(str(v) for v in values)
         raise InvalidRequest(message, param=param) from None
     except msgspec.DecodeError as exc:
-        raise InvalidRequest(f"The request body is not valid JSON: {exc}") from None
+        raise InvalidRequest(decode_error_message(body, exc, "The request body")) from None

@@ -10,6 +10,8 @@ from typing import Annotated, Any
 
 import msgspec
 
+from stepaudio_api.protocol.json_errors import decode_error_message
+
 UNSET = msgspec.UNSET
 Unset = msgspec.UnsetType
 MAX_EVENT_BYTES = 15 * 1024 * 1024 * 4 // 3 + 4096
@@ -81,7 +83,7 @@ def parse_client_event(raw: str | bytes) -> ClientEvent:
     try:
         value = msgspec.json.decode(raw)
     except msgspec.DecodeError as exc:
-        raise BadEvent(f"The event is not valid JSON: {exc}", "invalid_json") from None
+        raise BadEvent(decode_error_message(raw, exc, "The event"), "invalid_json") from None
     if not isinstance(value, dict):
         raise BadEvent("An event must be a JSON object with a 'type'", "invalid_event")
     event_id = value.get("event_id") if isinstance(value.get("event_id"), str) else None

@@ -14,7 +14,7 @@ from stepaudio_api.engines.chat import ChatEngine
 from stepaudio_api.errors import APIError, InvalidRequest
 from stepaudio_api.extensions.tools import Tool, ToolRegistry
 from stepaudio_api.protocol.chat import OUR_FIELDS, ChatAudioOptions, ChatCompletionRequest
-from stepaudio_api.serving.byte_stream import ByteStream
+from stepaudio_api.serving.byte_stream import ByteStream, error_detail
 from stepaudio_api.serving.chat_context import trim_to_budget
 from stepaudio_api.serving.chat_messages import ConversationPreparer, PreparedConversation
 from stepaudio_api.serving.chat_request import (
@@ -107,7 +107,7 @@ class ChatServing:
             policy, list(raw.get("tools") or []), audio, voice,
         )  # fmt: skip
         if request.stream:
-            return ByteStream("text/event-stream", self._stream(job))
+            return ByteStream("text/event-stream", self._stream(job), failure=stream_error)
         return ByteStream("application/json", self._whole(job), whole=True)
 
     def _route(self, voice: str, style: SpeechStyle) -> SpeechRoute:
@@ -231,8 +231,8 @@ class ChatServing:
             # the status line has gone: say it in the stream, as OpenAI does
             if job.meter is not None:
                 job.meter.outcome = "failed"
-            yield sse_json({"error": {"message": exc.message, "type": exc.type,
-                                      "param": exc.param, "code": exc.code}})  # fmt: skip
+            yield stream_error(exc)
+            return
         yield SSE_DONE
 
     async def _whole(self, job: _Job) -> AsyncIterator[bytes]:
@@ -270,6 +270,11 @@ class ChatServing:
             message["tool_calls"] = calls
         usage = self._measure(job, finished, prepared, speaker)
         yield job.shape.completion(message, finished.reason, usage)
+
+
+def stream_error(exc: APIError) -> bytes:
+    """A chat stream's failure once it has begun: ``{"error": ...}``, then [DONE]."""
+    return sse_json({"error": error_detail(exc)}) + SSE_DONE
 
 
 @contextmanager

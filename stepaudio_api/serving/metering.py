@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import aclosing, asynccontextmanager
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from stepaudio_api.errors import QuotaExceeded
@@ -127,7 +127,7 @@ class RequestMeter:
         await self._finish("completed", refund=False)
 
     def track(self, stream: ByteStream) -> ByteStream:
-        return ByteStream(stream.content_type, self._tracked(stream), whole=stream.whole)
+        return replace(stream, chunks=self._tracked(stream))
 
     async def _tracked(self, stream: ByteStream) -> AsyncIterator[bytes]:
         sent = False

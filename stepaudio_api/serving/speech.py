@@ -23,12 +23,13 @@ from stepaudio_api.protocol.speech import (
     SpeechUsage,
 )
 from stepaudio_api.protocol.sse import sse_event
-from stepaudio_api.serving.byte_stream import ByteStream
+from stepaudio_api.serving.byte_stream import ByteStream, sse_error_event
 from stepaudio_api.serving.metering import RequestMeter
 from stepaudio_api.serving.models import ModelCatalog
 from stepaudio_api.serving.speech_plan import SpeechPlan
 from stepaudio_api.serving.speech_routing import SpeechRoute, SpeechRouter
 from stepaudio_api.serving.speech_style import SpeechStyle, StyleResolver
+from stepaudio_api.serving.speech_text import speakable
 from stepaudio_api.settings import Settings
 from stepaudio_api.store.voices import VOICE_ID, VoiceProfileStore
 
@@ -137,9 +138,11 @@ class SpeechServing:
     def create_speech(
         self, request: SpeechRequest, meter: RequestMeter | None = None
     ) -> ByteStream:
-        text = request.input.strip()
+        text = speakable(request.input).strip()
         if not text:
-            raise InvalidRequest("'input' must not be empty", param="input", code="empty_input")
+            said = "is empty" if not request.input.strip() else "has nothing speakable in it"
+            raise InvalidRequest(f"'input' {said}: send the text to speak", param="input",
+                                 code="empty_input")  # fmt: skip
         limit = self.settings.speech.max_input_characters
         if len(request.input) > limit:
             raise InvalidRequest(
@@ -151,7 +154,7 @@ class SpeechServing:
         name = request.voice if isinstance(request.voice, str) else request.voice.id
         route = self.route_voice(request.model, name, style)
         audio_format = AUDIO_FORMATS[request.response_format]
-        sample_rate = request.sample_rate or DEFAULT_OUTPUT_RATE
+        sample_rate = DEFAULT_OUTPUT_RATE if request.sample_rate is None else request.sample_rate
         if sample_rate not in audio_format.sample_rates:
             rates = ", ".join(str(r) for r in audio_format.sample_rates)
             raise InvalidRequest(
@@ -161,7 +164,8 @@ class SpeechServing:
             )
         audio = self._encoded_audio(route, style, text, request.response_format, sample_rate, meter)
         if request.stream_format == "sse":
-            return ByteStream("text/event-stream", self._sse(audio, len(text)))
+            return ByteStream("text/event-stream", self._sse(audio, len(text)),
+                              failure=sse_error_event)  # fmt: skip
         return ByteStream(audio_format.content_type, self._bytes_only(audio))
 
     async def _encoded_audio(

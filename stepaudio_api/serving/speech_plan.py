@@ -14,6 +14,7 @@ import numpy as np
 from stepaudio_api.audio.prosody import NEUTRAL, ProsodyShaper, prosody_for
 from stepaudio_api.engines.base import SynthesisOptions, Synthesizer
 from stepaudio_api.serving.speech_style import SpeechStyle
+from stepaudio_api.serving.speech_text import speakable
 from stepaudio_api.serving.text_chunks import SENTENCE_PAUSE, split_for_speech
 
 _EMPTY = np.zeros(0, dtype=np.float32)
@@ -38,7 +39,9 @@ class SpeechPlan:
         return self.engine.sample_rate
 
     def normalize(self, text: str) -> str:
-        """The text as the engine should read it (the dialect pack's numbers to words, ...)."""
+        """The text as the engine should read it: nothing unspeakable (control characters,
+        lone surrogates), then the dialect pack's numbers to words, ..."""
+        text = speakable(text)
         dialect = self.style.dialect
         return text if dialect is None else dialect.normalize(text) or text
 

@@ -21,7 +21,7 @@ from stepaudio_api.protocol.transcription import (
     TranscriptTextDelta,
     TranscriptTextDone,
 )
-from stepaudio_api.serving.byte_stream import ByteStream
+from stepaudio_api.serving.byte_stream import ByteStream, sse_error_event
 from stepaudio_api.serving.metering import RequestMeter
 from stepaudio_api.serving.models import ModelCatalog
 from stepaudio_api.serving.transcript_formats import (
@@ -117,7 +117,8 @@ class TranscriptionServing:
         )
         admission = _Admission(model_id, meter)
         if job.stream:
-            return ByteStream("text/event-stream", self._events(engine, audio, options, admission))
+            events = self._events(engine, audio, options, admission)
+            return ByteStream("text/event-stream", events, failure=sse_error_event)
         content_type = CONTENT_TYPES[job.response_format]
         document = self._document(engine, audio, options, job, admission)
         return ByteStream(content_type, document, whole=True)
