@@ -211,3 +211,46 @@ def test_missing_file_and_wrong_content_type(server) -> None:  # type: ignore[no
                           headers={"content-type": "application/json"})  # fmt: skip
     assert response.status_code == 415
     assert "multipart/form-data" in response.json()["error"]["message"]
+
+
+def flac_of(samples: np.ndarray, rate: int = 16000) -> bytes:
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="flac") as out:
+        stream = out.add_stream("flac", rate=rate)
+        stream.layout = "mono"
+        pcm = (np.clip(samples, -1, 1) * 32767).astype(np.int16).reshape(1, -1)
+        frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
+        frame.sample_rate = rate
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            out.mux(packet)
+    return buffer.getvalue()
+
+
+def test_silence_is_not_heard_as_words(client: openai.OpenAI) -> None:
+    """Ten minutes of silence (and of faint noise): whisper alone hears "You You You ..."; VAD
+    finds no speech, so there is nothing to recognise."""
+    rng = np.random.default_rng(7)
+    hiss = rng.normal(0, 0.002, 16000 * 60).astype(np.float32)
+    for name, samples in (("silence.flac", np.zeros(16000 * 600, np.float32)),
+                          ("hiss.flac", hiss)):  # fmt: skip
+        result = client.audio.transcriptions.create(
+            model="whisper-1", file=(name, flac_of(samples)), response_format="verbose_json"
+        )
+        assert result.text == "" and result.segments == [], (name, result.text)
+        assert abs(result.duration - len(samples) / 16000) < 0.1
+
+
+def test_a_long_silence_inside_speech_keeps_the_recordings_times(client, testdata) -> None:  # type: ignore[no-untyped-def]
+    from stepaudio_api.audio.decode import decode_audio
+
+    speech = decode_audio((testdata / "en_jfk.flac").read_bytes(), 16000).samples
+    gap = np.zeros(16000 * 8, np.float32)
+    result = client.audio.transcriptions.create(
+        model="whisper-1", file=("gap.flac", flac_of(np.concatenate([speech, gap, speech]))),
+        response_format="verbose_json", timestamp_granularities=["segment"],
+    )  # fmt: skip
+    assert word_error_rate(f"{JFK} {JFK}", result.text) <= 0.10, result.text
+    second = [s for s in result.segments if s.start >= len(speech) / 16000]
+    # the second reading starts after the gap, as in the recording (not where the gap was cut)
+    assert second and len(speech) / 16000 + 8 - 0.5 <= second[0].start, result.segments
+    assert abs(result.duration - (2 * len(speech) + len(gap)) / 16000) < 0.1

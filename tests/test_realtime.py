@@ -449,3 +449,15 @@ def test_turn_detection_changed_between_turns(chat_server: ServerProcess,
     assert abs(started.audio_start_ms - expected) <= 120, (started.audio_start_ms, expected)
     heard = upstream.requests[1].body["messages"][-1]["content"]
     assert word_error_rate("And when does it close in the evening?", heard) <= 0.15, heard
+
+
+def test_a_minute_of_silence_committed_is_heard_as_nothing(chat_server: ServerProcess) -> None:
+    with ga(chat_server).realtime.connect(model="gpt-realtime") as connection:
+        connection.session.update(session={"type": "realtime", "audio": {"input": {
+            "turn_detection": None, "transcription": {"model": "whisper-1"}}}})  # fmt: skip
+        send_audio(connection, silence(60_000), chunk_ms=1000)
+        connection.input_audio_buffer.commit()
+        events = events_until(connection,
+                              "conversation.item.input_audio_transcription.completed")  # fmt: skip
+    assert events[-1].transcript == "", events[-1].transcript
+    assert "response.created" not in [e.type for e in events]

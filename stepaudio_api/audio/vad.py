@@ -51,3 +51,19 @@ class SpeechProbabilities:
         output, h, c = session.run(None, {"input": batch, "h": h, "c": c})  # type: ignore[attr-defined]
         self._state = np.concatenate([h, c])
         return float(np.asarray(output).reshape(-1)[0])
+
+
+MIN_SILENCE_MS = 2000
+"""A silence this long is taken out before recognition (faster-whisper's own vad_filter
+default): shorter pauses belong to the speech around them."""
+SPEECH_PAD_MS = 400
+
+
+def speech_spans(samples: np.ndarray) -> list[tuple[int, int]]:
+    """Where 16 kHz audio holds speech, as (start, end) sample indexes, padded by
+    SPEECH_PAD_MS; silences of MIN_SILENCE_MS and more lie between them. Silero batched over
+    the whole recording (about 2 ms per second of audio here)."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    options = VadOptions(min_silence_duration_ms=MIN_SILENCE_MS, speech_pad_ms=SPEECH_PAD_MS)
+    return [(s["start"], s["end"]) for s in get_speech_timestamps(samples, options)]

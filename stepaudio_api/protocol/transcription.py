@@ -36,7 +36,8 @@ class TranscriptionVerbose(msgspec.Struct, omit_defaults=True):
     language: str
     duration: float
     text: str
-    segments: list[TranscriptionSegment] = []
+    segments: list[TranscriptionSegment]
+    """Always there (empty when nothing was said), as OpenAI's."""
     words: list[TranscriptionWord] | None = None
     usage: DurationUsage | None = None
 

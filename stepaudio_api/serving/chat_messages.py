@@ -23,6 +23,7 @@ from stepaudio_api.protocol.chat import (
     ToolMessage,
     UserMessage,
 )
+from stepaudio_api.serving.hearing import hear
 from stepaudio_api.serving.models import ModelCatalog
 from stepaudio_api.serving.transcript_formats import full_text
 from stepaudio_api.serving.transcription import WHISPER_SAMPLE_RATE
@@ -131,7 +132,7 @@ class ConversationPreparer:
         async with recognizer.reserve():
             for clip in pending:
                 assert clip.decoded is not None
-                stream = await recognizer.transcribe(clip.decoded.samples, TranscriptionOptions())
+                stream = await hear(recognizer, clip.decoded.samples, TranscriptionOptions())
                 clip.transcript = full_text([s async for s in stream.segments])
                 self.cache.put(clip.data, clip.transcript)
 

@@ -22,6 +22,7 @@ from stepaudio_api.protocol.transcription import (
     TranscriptTextDone,
 )
 from stepaudio_api.serving.byte_stream import ByteStream, sse_error_event
+from stepaudio_api.serving.hearing import hear
 from stepaudio_api.serving.metering import RequestMeter
 from stepaudio_api.serving.models import ModelCatalog
 from stepaudio_api.serving.transcript_formats import (
@@ -136,7 +137,7 @@ class TranscriptionServing:
         async with engine.reserve():
             decoded = await engine.pool.run(decode_audio, audio, WHISPER_SAMPLE_RATE)
             await admission.admit(decoded.duration)
-            yield decoded, await engine.transcribe(decoded.samples, options)
+            yield decoded, await hear(engine, decoded.samples, options)
 
     async def _document(
         self,

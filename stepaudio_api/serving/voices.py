@@ -16,6 +16,7 @@ from stepaudio_api.audio.reference_clip import (
 from stepaudio_api.engines.base import Recognizer, Synthesizer, TranscriptionOptions
 from stepaudio_api.errors import InvalidRequest, NotFound
 from stepaudio_api.extensions.voices import PackVoice, VoicePackRegistry
+from stepaudio_api.serving.hearing import hear
 from stepaudio_api.serving.metering import RequestMeter
 from stepaudio_api.serving.models import ModelCatalog
 from stepaudio_api.serving.transcript_formats import full_text
@@ -208,7 +209,7 @@ class VoiceServing:
         decoded = await engine.pool.run(decode_audio, flac, WHISPER_SAMPLE_RATE)
         spoken = language.split("-")[0].lower() if language else None
         options = TranscriptionOptions(language=spoken if spoken in engine.languages else None)
-        stream = await engine.transcribe(decoded.samples, options)
+        stream = await hear(engine, decoded.samples, options)
         text = full_text([segment async for segment in stream.segments])
         if not text:
             raise InvalidRequest(

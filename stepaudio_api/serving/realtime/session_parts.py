@@ -20,6 +20,7 @@ from stepaudio_api.extensions.tools import ToolRegistry
 from stepaudio_api.protocol.realtime import BadEvent
 from stepaudio_api.serving.chat_request import server_tool_policy, with_words_heard
 from stepaudio_api.serving.chat_speech import ReplySpeaker
+from stepaudio_api.serving.hearing import hear
 from stepaudio_api.serving.metering import BackgroundWrites
 from stepaudio_api.serving.models import ModelCatalog
 from stepaudio_api.serving.realtime.audio_formats import OutputAudio, RealtimeAudioFormat
@@ -108,7 +109,7 @@ class SessionParts:
         engine, options = self.recognizer(config)
         # a session is admitted once (within its key's session limit): its turns wait for a
         # worker rather than being refused when the HTTP request queue is full
-        stream = await engine.transcribe(audio, options)
+        stream = await hear(engine, audio, options)
         return full_text([s async for s in stream.segments])
 
     @staticmethod

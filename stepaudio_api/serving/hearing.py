@@ -1,0 +1,88 @@
+"""Recognition of the speech in a recording only: what VAD finds to be no speech is never given
+to the recogniser (whisper hears "You" in silence), and the segments' times are those of the
+recording. Every caller of a Recognizer (transcriptions, chat's input audio, cloned voices'
+transcripts, realtime turns) hears through ``hear``."""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from stepaudio_api.audio.vad import VAD_SAMPLE_RATE, speech_spans
+from stepaudio_api.engines.base import (
+    Recognizer,
+    Segment,
+    TranscriptionOptions,
+    TranscriptionStream,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Speech:
+    """The speech of a 16 kHz recording, joined, and the way back to the recording's times."""
+
+    samples: np.ndarray
+    spans: list[tuple[int, int]]
+    whole: bool
+    """Nothing was taken out: the speech is the recording itself."""
+    joined_ends: list[int]
+    """Where each span ends in the joined speech (samples)."""
+    removed_before: list[int]
+    """The samples taken out before each span."""
+
+    def original_time(self, seconds: float) -> float:
+        """A time in the joined speech as a time in the recording."""
+        sample = round(seconds * VAD_SAMPLE_RATE)
+        index = min(bisect.bisect_left(self.joined_ends, sample), len(self.joined_ends) - 1)
+        return round((sample + self.removed_before[index]) / VAD_SAMPLE_RATE, 3)
+
+    def restore(self, segment: Segment) -> Segment:
+        words = segment.words
+        if words is not None:
+            words = [replace(w, start=self.original_time(w.start), end=self.original_time(w.end))
+                     for w in words]  # fmt: skip
+        return replace(segment, start=self.original_time(segment.start),
+                       end=self.original_time(segment.end), words=words)  # fmt: skip
+
+
+def find_speech(samples: np.ndarray) -> Speech:
+    spans = speech_spans(samples)
+    joined_ends, removed_before, joined, removed, previous = [], [], 0, 0, 0
+    for start, end in spans:
+        removed += start - previous
+        joined += end - start
+        joined_ends.append(joined)
+        removed_before.append(removed)
+        previous = end
+    whole = len(spans) == 1 and spans[0][0] == 0 and spans[0][1] >= len(samples)
+    if whole or not spans:
+        return Speech(samples, spans, whole, joined_ends, removed_before)
+    speech = np.concatenate([samples[start:end] for start, end in spans])
+    return Speech(speech, spans, False, joined_ends, removed_before)
+
+
+async def hear(engine: Recognizer, samples: np.ndarray,
+               options: TranscriptionOptions) -> TranscriptionStream:  # fmt: skip
+    """``engine``'s transcription of the speech in ``samples`` (16 kHz mono float32)."""
+    speech = await engine.pool.run(find_speech, samples)
+    duration = len(samples) / VAD_SAMPLE_RATE
+    if not speech.spans:
+        language = options.language or (engine.languages[0] if engine.languages else "en")
+        return TranscriptionStream(language, duration, _nothing())
+    stream = await engine.transcribe(speech.samples, options)
+    if speech.whole:
+        return stream
+    return TranscriptionStream(stream.language, duration, _restored(speech, stream.segments))
+
+
+async def _nothing() -> AsyncIterator[Segment]:
+    return
+    yield  # an async generator that yields nothing
+
+
+async def _restored(speech: Speech, segments: AsyncIterator[Segment]) -> AsyncIterator[Segment]:
+    async for segment in segments:
+        yield speech.restore(segment)
