@@ -52,3 +52,5 @@ def test_unknown_route_and_method(server) -> None:  # type: ignore[no-untyped-de
     assert response.json()["error"]["message"] == "Invalid URL (GET /v1/nothing-here)"
     response = httpx.delete(f"{server.base_url}/v1/audio/speech")
     assert response.status_code == 405 and response.json()["error"]["type"]
+    assert "POST" in response.headers["allow"].split(", ")
+    assert "POST" in response.json()["error"]["message"]

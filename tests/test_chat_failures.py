@@ -164,6 +164,12 @@ BAD_REQUESTS = [
     ({"messages": []}, 400, "messages", "length"),
     ({"messages": [{"role": "robot", "content": "beep"}]}, 400, "messages", "robot"),
     ({"messages": [{"role": "user", "content": 42}]}, 400, "messages", "content"),
+    ({"max_tokens": 10**18}, 400, "max_tokens", "context window is 8192"),
+    ({"max_completion_tokens": 8192}, 400, "max_completion_tokens", "fewer than 8192"),
+    ({"tools": [{"type": "function", "function": {
+        "name": f"tool_{i}", "description": "A tool that does one small thing well. " * 4,
+        "parameters": {"type": "object", "properties": {"x": {"type": "string"}}}}}
+        for i in range(1000)]}, 400, "tools", "tools' definitions need about"),
 ]  # fmt: skip
 
 

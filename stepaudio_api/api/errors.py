@@ -39,8 +39,11 @@ def handle_http_exception(request: Request, exc: HTTPException) -> Response[byte
         message = f"Invalid URL ({request.method} {request.url.path})"
         return error_response(404, message, "invalid_request_error", code="unknown_url")
     if status == 405:
-        message = f"Method {request.method} is not allowed on {request.url.path}"
-        return error_response(405, message, "invalid_request_error", code="method_not_allowed")
+        allowed = (exc.headers or {}).get("allow", "")
+        message = f"Method {request.method} is not allowed on {request.url.path}" + (
+            f"; allowed: {allowed}" if allowed else "")  # fmt: skip
+        return error_response(405, message, "invalid_request_error", code="method_not_allowed",
+                              headers={"Allow": allowed} if allowed else None)  # fmt: skip
     if status == 413:
         limit = request.route_handler.resolve_request_max_body_size()
         message = f"The request body is larger than this route's limit of {limit} bytes"

@@ -138,11 +138,7 @@ class ChatServing:
         )
         prepared.audio_seconds_in = seconds
         tools = job.client_tools + [t.openai_schema() for t in job.policy.server_tools.values()]
-        reserve = (
-            job.request.max_completion_tokens
-            or job.request.max_tokens
-            or self.settings.reply_tokens
-        )
+        reserve = self._reply_tokens(job)
         messages, _ = trim_to_budget(prepared.messages, job.engine.context_tokens, reserve, tools)
         body = {k: v for k, v in job.raw.items() if k not in OUR_FIELDS and k != "tools"}
         body["messages"] = messages
@@ -155,6 +151,21 @@ class ChatServing:
                 plan = await self._plan(job.voice, style)
             speaker = ReplySpeaker(plan, chat_encoder(plan, job.audio.format))
         return body, prepared, speaker
+
+    def _reply_tokens(self, job: _Job) -> int:
+        """The tokens kept for the answer: the request's limit, which must fit the window."""
+        request, window = job.request, job.engine.context_tokens
+        for param, asked in (("max_completion_tokens", request.max_completion_tokens),
+                             ("max_tokens", request.max_tokens)):  # fmt: skip
+            if asked is not None:
+                if asked >= window:
+                    raise InvalidRequest(
+                        f"{param} is {asked}, but this model's context window is {window} "
+                        f"tokens, the question included; ask for fewer than {window}",
+                        param=param, code="invalid_value",
+                    )  # fmt: skip
+                return asked
+        return self.settings.reply_tokens
 
     def _turn(self, job: _Job, body: dict[str, Any]) -> AsyncIterator[Any]:
         return ChatTurn(job.engine, self.tools, job.policy).run(body)

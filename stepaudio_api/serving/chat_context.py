@@ -61,7 +61,16 @@ def trim_to_budget(
     """The messages that fit, and how many were left out (oldest whole turns first). The
     system messages and the last turn are always kept; a 400 if even they do not fit."""
     budget = int(context_tokens * SAFETY_MARGIN) - reply_tokens
-    budget -= estimate_tokens(json.dumps(tools)) if tools else 0
+    tool_tokens = estimate_tokens(json.dumps(tools)) if tools else 0
+    if tool_tokens and tool_tokens >= budget:
+        raise InvalidRequest(
+            f"The {len(tools)} tools' definitions need about {tool_tokens} tokens, more than "
+            f"the {max(budget, 0)} this model's context window of {context_tokens} tokens "
+            f"leaves after {reply_tokens} for the answer; offer fewer tools or shorter ones",
+            param="tools",
+            code="context_length_exceeded",
+        )
+    budget -= tool_tokens
     head, turns = _turns(messages)
     used = sum(message_tokens(m) for m in head)
     kept: list[list[dict[str, Any]]] = []
