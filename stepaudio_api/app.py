@@ -23,12 +23,14 @@ from stepaudio_api.api import (
     health,
     metrics,
     models,
+    openapi,
     realtime,
     speech,
     transcription,
     voices,
 )
 from stepaudio_api.api.errors import EXCEPTION_HANDLERS
+from stepaudio_api.api.openapi import complete_document
 from stepaudio_api.api.request_context import RequestContext
 from stepaudio_api.services import Services
 from stepaudio_api.settings import Settings, load_settings
@@ -47,6 +49,7 @@ def create_litestar(services: Services) -> Litestar:
         age = dt.timedelta(0) if sqlite else dt.timedelta(minutes=30)
         if interrupted := await services.usage.mark_interrupted(age):
             logger.warning("%d usage records were left by an interrupted server", interrupted)
+        complete_document(app, settings.auth.public_paths)
         await services.engines.start()
         await services.plugins.notify("startup", services=services)
         try:
@@ -75,12 +78,14 @@ def create_litestar(services: Services) -> Litestar:
             admin_plugins.list_plugins,
             admin_tools.tools_router,
             admin_sessions.sessions_router,
+            openapi.openapi_json,
+            openapi.docs_assets_router(),
         ],
         dependencies={"services": Provide(lambda: services, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],
         request_max_body_size=settings.server.max_json_bytes,
-        openapi_config=None,
+        openapi_config=openapi.openapi_config(),
         # logging is configured once by the command line (log_level); Litestar's own default
         # configuration would replace it and log at INFO whatever was asked
         logging_config=None,

@@ -71,6 +71,8 @@ class Received:
 class ChatStandIn:
     def __init__(self) -> None:
         self.replies: deque[Reply] = deque()
+        self.default: Reply | None = None
+        """The answer when no reply is planned (None: a 500 that says so)."""
         self.requests: list[Received] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -121,7 +123,7 @@ def _handler_for(stand_in: ChatStandIn) -> type[BaseHTTPRequestHandler]:
             record = Received(body, dict(self.headers), time.monotonic())
             with stand_in._lock:
                 stand_in.requests.append(record)
-                reply = stand_in.replies.popleft() if stand_in.replies else None
+                reply = stand_in.replies.popleft() if stand_in.replies else stand_in.default
             if self.path != "/v1/chat/completions":
                 reply = Reply(status=404, error=openai_error(f"no route {self.path}", "not_found"))
             if reply is None:

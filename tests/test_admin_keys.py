@@ -15,7 +15,7 @@ def test_create_shows_the_secret_once_and_it_works(
                          {"name": "made-over-http", "quota_characters": 1000})  # fmt: skip
     secret = created["value"]
     assert secret.startswith("sk-sa-") and len(secret) > 40
-    assert created["scope"] == "user"
+    assert created["scope"] == "user" and created["object"] == "api_key"
     assert created["quota_characters"] == 1000 and created["quota_audio_seconds"] is None
     assert created["redacted_value"].endswith(secret[-4:])
     assert secret not in created["redacted_value"]

@@ -8,6 +8,7 @@ from litestar.params import FromPath
 
 from stepaudio_api.api.dependencies import ServicesDependency
 from stepaudio_api.api.json_body import decode_json_body
+from stepaudio_api.api.openapi import documented
 from stepaudio_api.errors import InvalidRequest, NotFound
 from stepaudio_api.protocol.admin import (
     KeyCreateRequest,
@@ -60,7 +61,7 @@ async def _key(services: ServicesDependency, key_id: FromPath[str]) -> ApiKey:
     return key
 
 
-@post("/", status_code=201)
+@post("/", status_code=201, opt=documented(body=KeyCreateRequest))
 async def create_key(request: Request, services: ServicesDependency) -> KeyObject:
     body = decode_json_body(await request.body(), KeyCreateRequest)
     if not body.name.strip():
@@ -85,7 +86,7 @@ async def retrieve_key(key_id: FromPath[str], services: ServicesDependency) -> K
     return described
 
 
-@patch("/{key_id:str}")
+@patch("/{key_id:str}", opt=documented(body=KeyUpdateRequest))
 async def update_key(
     key_id: FromPath[str], request: Request, services: ServicesDependency
 ) -> KeyObject:

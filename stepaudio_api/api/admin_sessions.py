@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Router, get
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 
 from stepaudio_api.api.dependencies import ServicesDependency
 from stepaudio_api.errors import InvalidRequest, NotFound
@@ -13,7 +13,7 @@ from stepaudio_api.errors import InvalidRequest, NotFound
 
 @get("/")
 async def list_sessions(
-    services: ServicesDependency, limit: int = 50, key_id: str | None = None
+    services: ServicesDependency, limit: FromQuery[int] = 50, key_id: FromQuery[str | None] = None
 ) -> dict[str, Any]:
     if not 1 <= limit <= 1000:
         raise InvalidRequest("limit must be from 1 to 1000", param="limit")

@@ -10,6 +10,7 @@ from litestar.params import FromPath
 
 from stepaudio_api.api.dependencies import ServicesDependency
 from stepaudio_api.api.json_body import decode_json_body
+from stepaudio_api.api.openapi import documented
 from stepaudio_api.errors import GatewayTimeout, InvalidRequest
 from stepaudio_api.extensions.tools import Tool, ToolError, ToolTimeout
 from stepaudio_api.protocol.tools import ToolCallRequest, ToolCallResult, ToolList, ToolObject
@@ -36,7 +37,7 @@ async def retrieve_tool(name: FromPath[str], services: ServicesDependency) -> To
     return tool_object(services.tools.get(name))
 
 
-@post("/{name:str}/call", status_code=200)
+@post("/{name:str}/call", status_code=200, opt=documented(body=ToolCallRequest))
 async def call_tool(
     name: FromPath[str], request: Request, services: ServicesDependency
 ) -> ToolCallResult:

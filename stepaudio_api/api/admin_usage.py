@@ -10,6 +10,7 @@ from typing import Any
 from litestar import Request, Response, Router, get
 
 from stepaudio_api.api.dependencies import ServicesDependency
+from stepaudio_api.api.openapi import TEXT, documented
 from stepaudio_api.errors import InvalidRequest
 from stepaudio_api.store.usage import GROUPS
 
@@ -28,6 +29,9 @@ RECORD_FIELDS = [
     "id", "request_id", "key_id", "model", "capability", "status", "input_characters",
     "audio_seconds_in", "audio_seconds_out", "input_tokens", "output_tokens", "latency_ms",
 ]  # fmt: skip
+
+
+DAY = {"type": "string", "format": "date"}
 
 
 def _day(request: Request, name: str) -> dt.date | None:
@@ -63,7 +67,19 @@ def _csv(rows: list[dict[str, Any]], groups: list[str]) -> bytes:
     return out.getvalue().encode()
 
 
-@get("/")
+@get(
+    "/",
+    opt=documented(
+        answers={"application/json": {"type": "object"}, "text/csv": TEXT},
+        query={
+            "group_by": TEXT,
+            "start": DAY,
+            "end": DAY,
+            "key_id": TEXT,
+            "format": {"type": "string", "enum": ["json", "csv"], "default": "json"},
+        },
+    ),
+)
 async def usage_totals(request: Request, services: ServicesDependency) -> Response[Any]:
     groups = _group_by(request)
     start, end = _day(request, "start"), _day(request, "end")
@@ -89,7 +105,17 @@ async def usage_totals(request: Request, services: ServicesDependency) -> Respon
     return Response(body)
 
 
-@get("/records")
+@get(
+    "/records",
+    opt=documented(
+        query={
+            "request_id": TEXT,
+            "key_id": TEXT,
+            "after": {"type": "integer"},
+            "limit": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+        }
+    ),
+)
 async def usage_records(request: Request, services: ServicesDependency) -> dict[str, Any]:
     params = request.query_params
     try:

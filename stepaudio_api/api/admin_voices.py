@@ -11,22 +11,25 @@ from litestar.params import FromPath
 from litestar.response import Stream
 
 from stepaudio_api.api.dependencies import ServicesDependency
-from stepaudio_api.api.forms import FORM_OVERHEAD_BYTES
+from stepaudio_api.api.forms import FORM_OVERHEAD_BYTES, form_fields
 from stepaudio_api.api.json_body import decode_json_body
+from stepaudio_api.api.openapi import AUDIO, BINARY, documented
 from stepaudio_api.api.request_context import caller_of, request_id_of
 from stepaudio_api.api.streaming import start_streaming
 from stepaudio_api.api.voices import create_profile_from_form, voice_object
 from stepaudio_api.errors import InvalidRequest
 from stepaudio_api.protocol.speech import SpeechRequest, VoiceId
 from stepaudio_api.protocol.voices import (
+    AdminVoiceForm,
     VoiceDeleted,
+    VoiceForm,
     VoiceList,
     VoiceObject,
     VoicePreviewRequest,
     VoiceUpdateRequest,
 )
 
-ADMIN_FIELDS = {"description", "language", "denoise"}
+ADMIN_FIELDS = form_fields(AdminVoiceForm) - form_fields(VoiceForm)
 AUDIO_TYPES = {"wav": "audio/wav", "flac": "audio/flac"}
 
 
@@ -48,7 +51,7 @@ async def retrieve_profile(voice_id: FromPath[str], services: ServicesDependency
     return voice_object(services.voices.profile_listing(profile), admin=True)
 
 
-@patch("/{voice_id:str}")
+@patch("/{voice_id:str}", opt=documented(body=VoiceUpdateRequest))
 async def update_profile(
     voice_id: FromPath[str], request: Request, services: ServicesDependency
 ) -> VoiceObject:
@@ -68,7 +71,13 @@ async def delete_profile(voice_id: FromPath[str], services: ServicesDependency) 
     return VoiceDeleted(id=voice_id)
 
 
-@get("/{voice_id:str}/audio")
+@get(
+    "/{voice_id:str}/audio",
+    opt=documented(
+        answers={kind: BINARY for kind in AUDIO_TYPES.values()},
+        query={"format": {"type": "string", "enum": list(AUDIO_TYPES), "default": "wav"}},
+    ),
+)
 async def download_audio(
     voice_id: FromPath[str], request: Request, services: ServicesDependency
 ) -> Response[bytes]:
@@ -90,7 +99,11 @@ async def download_audio(
     )
 
 
-@post("/{voice_id:str}/preview", status_code=200)
+@post(
+    "/{voice_id:str}/preview",
+    status_code=200,
+    opt=documented(body=VoicePreviewRequest, answers=AUDIO),
+)
 async def preview(
     voice_id: FromPath[str], request: Request, services: ServicesDependency
 ) -> Stream:
@@ -115,7 +128,8 @@ async def preview(
 def admin_voices_router(max_upload_bytes: int) -> Router:
     """The routes; the upload's body limit is checked against Content-Length before reading."""
     limit = max_upload_bytes + FORM_OVERHEAD_BYTES
-    upload = post("/", status_code=201, request_max_body_size=limit)
+    upload = post("/", status_code=201, request_max_body_size=limit,
+                  opt=documented(form=AdminVoiceForm))  # fmt: skip
     return Router(
         path="/admin/voices",
         route_handlers=[

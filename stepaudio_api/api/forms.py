@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgspec
 from litestar import Request
 from litestar.datastructures import FormMultiDict, UploadFile
 
@@ -11,6 +12,13 @@ FORM_OVERHEAD_BYTES = 1024 * 1024
 """Room for a form's other fields on top of its file size limit."""
 MULTIPART = ("multipart/form-data",)
 FORMS = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
+def form_fields(form: type[msgspec.Struct]) -> set[str]:
+    """The field names a form Struct documents, and the array fields also without their "[]"
+    (OpenAI's SDK sends ``timestamp_granularities[]``, curl users often the bare name)."""
+    names = set(form.__struct_encode_fields__)
+    return names | {name.removesuffix("[]") for name in names}
 
 
 async def read_form(

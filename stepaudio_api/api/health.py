@@ -5,6 +5,7 @@ from __future__ import annotations
 from litestar import Response, get
 
 from stepaudio_api.api.dependencies import ServicesDependency
+from stepaudio_api.api.openapi import documented
 
 
 @get("/health", sync_to_thread=False)
@@ -12,7 +13,7 @@ def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@get("/ready")
+@get("/ready", opt=documented(statuses={503: {"application/json": {"type": "object"}}}))
 async def ready(services: ServicesDependency) -> Response[dict[str, object]]:
     engines = dict(services.engines.state)
     database = "ready" if await services.database.ping() else "unreachable"

@@ -10,6 +10,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from stepaudio_api.api.dependencies import ServicesDependency
+from stepaudio_api.api.openapi import TEXT, documented
 from stepaudio_api.metrics import Metrics
 
 
@@ -44,6 +45,6 @@ class CountRequests:
             self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)
 
 
-@get("/metrics", sync_to_thread=False)
+@get("/metrics", sync_to_thread=False, opt=documented(answers={"text/plain": TEXT}))
 def metrics(services: ServicesDependency) -> Response[bytes]:
     return Response(services.metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -9,18 +9,32 @@ from litestar.datastructures import FormMultiDict
 from litestar.response import Stream
 
 from stepaudio_api.api.dependencies import ServicesDependency
-from stepaudio_api.api.forms import FORM_OVERHEAD_BYTES, form_bool, form_file, form_text, read_form
+from stepaudio_api.api.forms import (
+    FORM_OVERHEAD_BYTES,
+    form_bool,
+    form_fields,
+    form_file,
+    form_text,
+    read_form,
+)
+from stepaudio_api.api.openapi import EVENTS, TEXT, documented
 from stepaudio_api.api.request_context import caller_of, request_id_of
 from stepaudio_api.api.streaming import start_streaming
 from stepaudio_api.errors import InvalidRequest
+from stepaudio_api.protocol.transcription import (
+    Transcription,
+    TranscriptionForm,
+    TranscriptionVerbose,
+    TranslationForm,
+)
 from stepaudio_api.serving.transcription import TranscriptionJob
 
-_TRANSCRIPTION_FIELDS = {
-    "file", "model", "language", "prompt", "response_format", "temperature", "stream",
-    "timestamp_granularities[]", "timestamp_granularities", "include[]", "include",
-    "chunking_strategy",
+TRANSCRIPTS = {
+    "application/json": (Transcription, TranscriptionVerbose),
+    "text/plain": TEXT, "application/x-subrip": TEXT, "text/vtt": TEXT,
 }  # fmt: skip
-_TRANSLATION_FIELDS = {"file", "model", "prompt", "response_format", "temperature"}
+_TRANSCRIPTION_FIELDS = form_fields(TranscriptionForm)
+_TRANSLATION_FIELDS = form_fields(TranslationForm)
 
 
 def _job(form: FormMultiDict, task: Literal["transcribe", "translate"]) -> TranscriptionJob:
@@ -70,12 +84,20 @@ async def _recognize(
     return await start_streaming(meter.track(stream))
 
 
-@post("/audio/transcriptions", status_code=200)
+@post(
+    "/audio/transcriptions",
+    status_code=200,
+    opt=documented(form=TranscriptionForm, answers=TRANSCRIPTS | EVENTS),
+)
 async def create_transcription(request: Request, services: ServicesDependency) -> Stream:
     return await _recognize(request, services, "transcribe")
 
 
-@post("/audio/translations", status_code=200)
+@post(
+    "/audio/translations",
+    status_code=200,
+    opt=documented(form=TranslationForm, answers=TRANSCRIPTS),
+)
 async def create_translation(request: Request, services: ServicesDependency) -> Stream:
     return await _recognize(request, services, "translate")
 

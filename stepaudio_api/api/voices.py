@@ -11,17 +11,19 @@ from stepaudio_api.api.forms import (
     FORM_OVERHEAD_BYTES,
     MULTIPART,
     form_bool,
+    form_fields,
     form_file,
     form_text,
     read_form,
 )
+from stepaudio_api.api.openapi import documented
 from stepaudio_api.api.request_context import caller_of, request_id_of
 from stepaudio_api.errors import InvalidRequest
-from stepaudio_api.protocol.voices import VoiceDeleted, VoiceList, VoiceObject
+from stepaudio_api.protocol.voices import VoiceDeleted, VoiceForm, VoiceList, VoiceObject
 from stepaudio_api.serving.voices import VoiceListing
 from stepaudio_api.store.tables import VoiceProfile
 
-VOICE_FIELDS = {"name", "audio_sample", "consent", "type", "transcript"}
+VOICE_FIELDS = form_fields(VoiceForm)
 PROMPT_FIELDS = {"prompt", "model", "script_hint"}
 """OpenAI's fields for a voice made from a text description, which no engine here can do."""
 
@@ -122,9 +124,8 @@ async def delete_voice(voice_id: FromPath[str], services: ServicesDependency) ->
 
 def voices_router(max_upload_bytes: int) -> Router:
     """The routes; the upload's body limit is checked against Content-Length before reading."""
-    upload = post(
-        "/", status_code=200, request_max_body_size=max_upload_bytes + FORM_OVERHEAD_BYTES
-    )
+    upload = post("/", status_code=200, opt=documented(form=VoiceForm),
+                  request_max_body_size=max_upload_bytes + FORM_OVERHEAD_BYTES)  # fmt: skip
     return Router(
         path="/v1/audio/voices",
         route_handlers=[upload(create_voice), list_voices, retrieve_voice, delete_voice],

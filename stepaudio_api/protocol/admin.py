@@ -27,7 +27,10 @@ class MonthUsage(msgspec.Struct):
     audio_seconds: float
 
 
-class KeyObject(msgspec.Struct, omit_defaults=True):
+class KeyObject(msgspec.Struct, omit_defaults=True, tag_field="object", tag="api_key"):
+    """An API key; ``object`` is always "api_key" (a tag, so it is written though it is the
+    only value)."""
+
     id: str
     name: str
     scope: str
@@ -39,7 +42,6 @@ class KeyObject(msgspec.Struct, omit_defaults=True):
     revoked_at: int | None = None
     value: str | None = None
     """The secret: present only in the response that created the key."""
-    object: str = "api_key"
 
 
 class KeyList(msgspec.Struct):

@@ -136,7 +136,7 @@ class StreamOptions(msgspec.Struct):
 
 
 class ChatCompletionRequest(msgspec.Struct, kw_only=True):
-    model: str
+    model: Annotated[str, msgspec.Meta(examples=["gpt-4o-audio-preview", "step-audio-chat"])]
     messages: Annotated[list[Message], msgspec.Meta(min_length=1)]
     modalities: list[Literal["text", "audio"]] | None = None
     audio: ChatAudioOptions | None = None

@@ -13,11 +13,11 @@ class VoiceId(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class SpeechRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    model: str
+    model: Annotated[str, msgspec.Meta(examples=["tts-1", "step-audio-tts"])]
     """One of the available TTS models: our step-audio-tts, or tts-1, tts-1-hd, gpt-4o-mini-tts."""
-    input: str
+    input: Annotated[str, msgspec.Meta(examples=["Hello from Step-Audio!"])]
     """The text to generate audio for. The maximum length is 4096 characters."""
-    voice: str | VoiceId
+    voice: Annotated[str, msgspec.Meta(examples=["alloy", "joe"])] | VoiceId
     """The voice to use: a built-in voice name, an OpenAI voice name, or {"id": custom voice}."""
     instructions: str | None = None
     """Control the voice of your generated audio with additional instructions."""

@@ -67,3 +67,25 @@ class VoicePreviewRequest(msgspec.Struct, forbid_unknown_fields=True):
     model: str | None = None
     """A speech model; default the first one configured."""
     response_format: Literal["mp3", "opus", "aac", "flac", "wav", "pcm"] = "mp3"
+
+
+class VoiceForm(msgspec.Struct, kw_only=True):
+    """POST /v1/audio/voices, a multipart form: a voice cloned from an audio sample."""
+
+    name: str
+    audio_sample: bytes
+    """2 to 30 s of speech in any common format, at most 10 MiB."""
+    consent: str | msgspec.UnsetType = msgspec.UNSET
+    """The id of the speaker's consent recording."""
+    type: Literal["audio_sample"] = "audio_sample"
+    transcript: str | msgspec.UnsetType = msgspec.UNSET
+    """Ours: what is said in the sample; default: recognised."""
+
+
+class AdminVoiceForm(VoiceForm, kw_only=True):
+    """POST /admin/voices: a voice profile with the admin's own fields."""
+
+    description: str | msgspec.UnsetType = msgspec.UNSET
+    language: str | msgspec.UnsetType = msgspec.UNSET
+    denoise: bool | msgspec.UnsetType = msgspec.UNSET
+    """Remove background noise from the sample (default voices.denoise)."""
