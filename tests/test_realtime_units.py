@@ -59,6 +59,22 @@ def test_turn_detection_offsets_pause_resume_and_stop() -> None:
     assert speech_end + 500 <= stopped.audio_end_ms <= speech_end + 500 + 32
 
 
+def test_the_turn_ends_where_the_sound_does_not_where_silero_fades() -> None:
+    """Silero stays above the threshold for a few windows after the last sound: the silence
+    that ends the turn is counted from the last window that is also loud (5% of the turn's
+    loudest), so the turn ends that much sooner; a quiet pause is no resumption."""
+    detector = TurnDetector(TurnSettings(silence_duration_ms=500, speculate_after_ms=160))
+    speech = [(0.95, 0.1)] * 20
+    hangover = [(0.9, 0.002), (0.8, 0.001), (0.7, 0.0005)]  # Silero fades, the sound is gone
+    quiet = [(0.05, 0.0)] * 25
+    events = [e for p, rms in [(0.05, 0.0)] * 5 + speech + hangover + quiet
+              for e in detector.window(p, rms)]  # fmt: skip
+    assert [type(e) for e in events] == [SpeechStarted, SpeechPaused, SpeechStopped]
+    stopped = events[-1]
+    assert isinstance(stopped, SpeechStopped) and stopped.speech_end_ms == (5 + 20) * 32
+    assert stopped.audio_end_ms <= (5 + 20) * 32 + 500 + 32
+
+
 def test_one_loud_window_is_not_speech() -> None:
     assert _run(TurnDetector(TurnSettings()), [0.05, 0.95, 0.05, 0.05]) == []
 

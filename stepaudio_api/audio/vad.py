@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from functools import cache
+from typing import NamedTuple
 
 import numpy as np
 
@@ -29,19 +30,28 @@ def _session() -> object:
                                         sess_options=options)  # fmt: skip
 
 
+class VadWindow(NamedTuple):
+    probability: float
+    """Silero's: that the window holds speech."""
+    rms: float
+    """The window's loudness (root mean square, full scale 1.0)."""
+
+
 class SpeechProbabilities:
-    """Feed 16 kHz float32 audio in any chunk sizes; get one speech probability per 32 ms."""
+    """Feed 16 kHz float32 audio in any chunk sizes; get each 32 ms window's speech probability
+    and loudness."""
 
     def __init__(self) -> None:
         self._state = np.zeros((2, 1, 128), dtype=np.float32)
         self._context = np.zeros((1, CONTEXT), dtype=np.float32)
         self._pending = np.zeros(0, dtype=np.float32)
 
-    def feed(self, samples: np.ndarray) -> list[float]:
+    def feed(self, samples: np.ndarray) -> list[VadWindow]:
         audio = np.concatenate([self._pending, samples.astype(np.float32, copy=False)])
         whole = len(audio) // WINDOW * WINDOW
         self._pending = audio[whole:]
-        return [self._window(audio[i : i + WINDOW]) for i in range(0, whole, WINDOW)]
+        windows = [audio[i : i + WINDOW] for i in range(0, whole, WINDOW)]
+        return [VadWindow(self._window(w), float(np.sqrt(np.mean(np.square(w))))) for w in windows]
 
     def _window(self, window: np.ndarray) -> float:
         batch = np.concatenate([self._context, window.reshape(1, -1)], axis=1)

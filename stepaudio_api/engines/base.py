@@ -64,6 +64,9 @@ class TranscriptionOptions:
     temperature: float | None = None
     word_timestamps: bool = False
     task: Literal["transcribe", "translate"] = "transcribe"
+    quick: bool = False
+    """Latency first: the text of a short turn, as realtime needs it (no timestamps, one
+    greedy pass); an engine may take a faster road for it, or the usual one."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import math
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,16 @@ from stepaudio_api.engines.base import (
     Word,
 )
 from stepaudio_api.engines.split_model import joined_model_dir
+
+SAMPLE_RATE = 16000
+QUICK_MAX_SECONDS = 20.0
+QUICK_PAD_SECONDS = 4.0
+QUICK_MIN_CONTEXT_SECONDS = 10.0
+
+
+async def _one(segment: Segment) -> AsyncIterator[Segment]:
+    if segment.text:
+        yield segment
 
 
 def _model_dir(options: dict[str, Any]) -> Path:
@@ -64,6 +76,46 @@ class FasterWhisperRecognizer(Recognizer):
         )
         list(segments)
 
+    def _quick(self, audio: np.ndarray, options: TranscriptionOptions, language: str) -> Segment:
+        """One greedy pass of CTranslate2's Whisper over a short context: the audio and
+        QUICK_PAD_SECONDS of silence, at least QUICK_MIN_CONTEXT_SECONDS, instead of the
+        30 s window faster-whisper always pads to. Whisper's encoder costs in proportion to
+        its window, so a 3 s turn is heard in a tenth of the time (32 against 330 ms here),
+        and measured on 20 spoken questions as well as the 30 s pass: word error 0.021 both,
+        0.029 against 0.064 with noise at -40 dBFS (bench/asr_context.py). Less context than
+        that, and Whisper repeats itself on noisy input."""
+        import ctranslate2
+        from faster_whisper.tokenizer import Tokenizer
+        from faster_whisper.transcribe import get_compression_ratio
+
+        model = self._model
+        features = model.feature_extractor(audio)
+        seconds = max(QUICK_MIN_CONTEXT_SECONDS, len(audio) / SAMPLE_RATE + QUICK_PAD_SECONDS)
+        frames = min(3000, math.ceil(seconds / 2) * 200)  # whole 2 s steps, at most 30 s
+        window = np.zeros((1, features.shape[0], frames), np.float32)
+        window[0, :, : min(frames, features.shape[-1])] = features[:, :frames]
+        tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual,
+                              task="transcribe", language=language)  # fmt: skip
+        prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+        if options.prompt:
+            prompt = [tokenizer.sot_prev, *tokenizer.encode(" " + options.prompt.strip())[-223:],
+                      *prompt]  # fmt: skip
+        longest = min(448, int(12 + 8 * len(audio) / SAMPLE_RATE))  # no runaway repetition
+        result = model.model.generate(
+            ctranslate2.StorageView.from_array(window), [prompt], beam_size=1,
+            max_length=longest, return_scores=True, return_no_speech_prob=True,
+            suppress_blank=True, suppress_tokens=[-1],
+        )[0]  # fmt: skip
+        tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
+        text = tokenizer.decode(tokens)
+        logprob = result.scores[0] if result.scores else 0.0
+        if result.no_speech_prob > 0.6 and logprob < -1.0:  # Whisper's own no-speech rule
+            text, tokens = "", []
+        return Segment(id=0, seek=0, start=0.0, end=len(audio) / SAMPLE_RATE, text=text,
+                       tokens=tokens, temperature=0.0, avg_logprob=float(logprob),
+                       compression_ratio=get_compression_ratio(text) if text else 0.0,
+                       no_speech_prob=float(result.no_speech_prob))  # fmt: skip
+
     def _start(self, audio: np.ndarray, options: TranscriptionOptions) -> tuple[Any, Any]:
         temperature: float | tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
         if options.temperature:
@@ -84,6 +136,11 @@ class FasterWhisperRecognizer(Recognizer):
     async def transcribe(
         self, audio: np.ndarray, options: TranscriptionOptions
     ) -> TranscriptionStream:
+        duration = len(audio) / SAMPLE_RATE
+        language = options.language or (None if self._model.model.is_multilingual else "en")
+        if options.quick and duration <= QUICK_MAX_SECONDS and language is not None:
+            segment = await self.pool.run(self._quick, audio, options, language)
+            return TranscriptionStream(language, duration, _one(segment))
         raw_segments, info = await self.pool.run(self._start, audio, options)
 
         async def segments() -> Any:

@@ -155,8 +155,8 @@ class RealtimeSession(TurnTaking):
         at_16k = self.buffer.append(samples)
         if self.config.turn_detection is None or not len(at_16k):
             return
-        for probability in self.vad.feed(at_16k):
-            for turn_event in self.detector.window(probability):
+        for window in self.vad.feed(at_16k):
+            for turn_event in self.detector.window(window.probability, window.rms):
                 await self._on_turn_event(turn_event)
         self._check_idle()
 

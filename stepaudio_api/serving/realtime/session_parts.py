@@ -96,7 +96,8 @@ class SessionParts:
         engine = self._recognizer_engine(transcription.get("model"))
         language = transcription.get("language") or None
         prompt = transcription.get("prompt") or None
-        return engine, TranscriptionOptions(language=language, prompt=prompt)
+        # a turn's text is wanted at once, and only its text
+        return engine, TranscriptionOptions(language=language, prompt=prompt, quick=True)
 
     def busy(self) -> bool:
         """Every inference thread is at work and more jobs wait."""
