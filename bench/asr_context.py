@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from audio_checks import word_error_rate  # noqa: E402
-from realtime import QUESTIONS  # noqa: E402
+from realtime_client import QUESTIONS  # noqa: E402
 
 from stepaudio_api.audio.resample import StreamResampler  # noqa: E402
 from stepaudio_api.engines.base import TranscriptionOptions  # noqa: E402

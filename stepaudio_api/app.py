@@ -57,7 +57,7 @@ def create_litestar(services: Services) -> Litestar:
         finally:
             await services.plugins.notify("shutdown", services=services)
             await services.engines.aclose()
-            await services.writes.drain()
+            await services.writes.drain(within_seconds=5.0)
             await services.database.dispose()
 
     return Litestar(

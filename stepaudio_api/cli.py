@@ -28,29 +28,20 @@ def cli() -> None:
 @click.option("--config", "config_file", default=None, help="A TOML file overlaid on the defaults.")
 def serve(host: str | None, port: int | None, config_file: str | None) -> None:
     """Migrate the database and start the server."""
-    import uvicorn
-
     from stepaudio_api.app import create_app
+    from stepaudio_api.server import serve as serve_app
+    from stepaudio_api.services import Services
 
     settings = load_or_exit(config_file)
     logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
     migrated_url(settings)
     try:
-        app = create_app(settings)
+        services = Services.build(settings)
+        app = create_app(services=services)
     except SettingsError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    uvicorn.run(
-        app,
-        host=host or settings.server.host,
-        port=port or settings.server.port,
-        log_level=settings.log_level,
-        lifespan="on",
-        timeout_graceful_shutdown=5,
-        # larger than realtime.max_event_bytes, so an oversized event gets an error event
-        # rather than a dropped connection
-        ws_max_size=settings.realtime.max_event_bytes + 1024 * 1024,
-    )
+    serve_app(services, app, host or settings.server.host, port or settings.server.port)
 
 
 @cli.group()

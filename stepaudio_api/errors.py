@@ -120,3 +120,16 @@ class UpstreamTimeout(GatewayTimeout):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, code="upstream_timeout")
+
+
+class StoreUnavailable(APIError):
+    """The database cannot be reached for now (a restart, a network fault): retry shortly."""
+
+    status = 503
+    type = "server_error"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The server's database cannot be reached at the moment; nothing was done, "
+            "retry shortly", code="database_unavailable", headers={"Retry-After": "2"},
+        )  # fmt: skip

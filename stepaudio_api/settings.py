@@ -27,6 +27,8 @@ class ServerSettings(msgspec.Struct, forbid_unknown_fields=True):
     port: int = 8000
     max_upload_bytes: int = 25 * 1024 * 1024
     max_json_bytes: int = 1024 * 1024
+    # On SIGTERM: how long realtime sessions and requests in flight have to finish.
+    shutdown_grace_seconds: float = 10.0
 
 
 class WorkerSettings(msgspec.Struct, forbid_unknown_fields=True):
@@ -92,6 +94,14 @@ class RealtimeSettings(msgspec.Struct, forbid_unknown_fields=True):
     max_event_bytes: int = 21 * 1024 * 1024
     # A pause this long inside a turn starts a speculative response (0: never).
     speculate_after_ms: int = 160
+    # The most conversations open at once on this server; 0: sessions_per_core x its cores.
+    max_sessions: int = 0
+    # Talking sessions one core answers (95% of turns within answer_within_seconds), as
+    # bench/realtime.py --capacity measures it for the embedded engines.
+    sessions_per_core: float = 8.0
+    answer_within_seconds: float = 1.5
+    # Refuse new sessions while recent turns are answered slower than that.
+    shed_load: bool = True
 
 
 class ModelSettings(msgspec.Struct, forbid_unknown_fields=True):

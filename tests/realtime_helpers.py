@@ -115,3 +115,11 @@ def deltas(events: list[dict[str, Any]], kind: str) -> str:
 def audio_bytes(events: list[dict[str, Any]], kind: str = "response.output_audio.delta") -> bytes:
     """The audio of raw events, each delta decoded on its own (base64 pieces do not join)."""
     return b"".join(base64.b64decode(e["delta"]) for e in events if e["type"] == kind)
+
+
+def send_pcm(ws: ClientConnection, pcm: bytes, chunk_ms: int = 100) -> None:
+    """Append pcm16 audio in ``chunk_ms`` pieces, as fast as the socket takes them."""
+    step = chunk_ms * BYTES_PER_MS
+    for offset in range(0, len(pcm), step):
+        send(ws, {"type": "input_audio_buffer.append",
+                  "audio": base64.b64encode(pcm[offset : offset + step]).decode()})  # fmt: skip

@@ -6,7 +6,6 @@ as the exception's own text, and the same session then answers a normal turn."""
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 import pytest
 from chat_stand_in import ChatStandIn, Reply, word_pieces
 from faults import SECRET, Faults
-from realtime_helpers import deltas, send, silence, until, user_text
+from realtime_helpers import deltas, send, send_pcm, silence, until, user_text
 from websockets.sync.client import ClientConnection, connect
 
 from stepaudio_api.testing import TestServer, running_server
@@ -49,13 +48,6 @@ def open_session(server: TestServer, speculate_after_ms: int) -> ClientConnectio
     return ws
 
 
-def speak(ws: ClientConnection, pcm: bytes) -> None:
-    step = 100 * 48
-    for offset in range(0, len(pcm), step):
-        send(ws, {"type": "input_audio_buffer.append",
-                  "audio": base64.b64encode(pcm[offset: offset + step]).decode()})  # fmt: skip
-
-
 def leaked(events: list[dict[str, Any]]) -> list[str]:
     return [json.dumps(e) for e in events if SECRET in json.dumps(e)]
 
@@ -81,7 +73,7 @@ def test_a_failing_recogniser_is_reported_and_the_session_goes_on(
     with open_session(server, speculate_after_ms) as ws:
         faults.stage = stage
         try:
-            speak(ws, pcm)
+            send_pcm(ws, pcm)
             events = until(ws, "conversation.item.input_audio_transcription.failed", limit=60)
         finally:
             faults.stage = None

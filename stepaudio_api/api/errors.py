@@ -8,8 +8,9 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
-from stepaudio_api.errors import APIError
+from stepaudio_api.errors import APIError, EngineFailure, StoreUnavailable
 from stepaudio_api.protocol.errors import ErrorDetail, ErrorResponse
+from stepaudio_api.store.database import is_unreachable
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +55,24 @@ def handle_http_exception(request: Request, exc: HTTPException) -> Response[byte
     return error_response(status, exc.detail, "invalid_request_error", headers=exc.headers)
 
 
+def as_api_error(exc: Exception) -> APIError:
+    """Any exception as the error a client is told: its own if it is one, a 503 when the
+    store is unreachable, else a 500 in general words (and the exception logged)."""
+    if isinstance(exc, APIError):
+        return exc
+    if is_unreachable(exc):
+        logger.warning("the database is unreachable: %s", exc)
+        return StoreUnavailable()
+    logger.error("unexpected error", exc_info=exc)
+    return EngineFailure("The server had an error while processing your request",
+                         code="server_error")  # fmt: skip
+
+
 def handle_unexpected(request: Request, exc: Exception) -> Response[bytes]:
+    if is_unreachable(exc):
+        logger.warning("%s %s: the database is unreachable (%s)", request.method,
+                       request.url.path, exc)  # fmt: skip
+        return handle_api_error(request, StoreUnavailable())
     logger.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_response(
         500, "The server had an error while processing your request", "server_error"

@@ -31,5 +31,6 @@ async def ready(services: ServicesDependency) -> Response[dict[str, object]]:
             "active_requests": pool.active_requests,
             "queue_depth": pool.queue_depth,
         },
+        "realtime": services.realtime.parts.capacity.describe(),
     }
     return Response(body, status_code=200 if is_ready else 503)

@@ -18,6 +18,8 @@ from stepaudio_api.store.tables import utc_now
 from stepaudio_api.store.usage import Measured, Refusal, UsageLedger, seconds_to_next_month
 
 logger = logging.getLogger(__name__)
+FINISH_RETRIES = (0.5, 1, 2, 4, 8, 15, 30, 30, 60, 60, 60)
+"""Seconds between tries to finish a usage record the database did not take (about 4.5 min)."""
 
 
 class BackgroundWrites:
@@ -31,9 +33,11 @@ class BackgroundWrites:
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def drain(self) -> None:
+    async def drain(self, within_seconds: float | None = None) -> None:
+        """Wait for the writes in flight (at most ``within_seconds``: a store that is away
+        keeps its records reserved, marked interrupted at the next start)."""
         if self.tasks:
-            await asyncio.gather(*self.tasks, return_exceptions=True)
+            await asyncio.wait(list(self.tasks), timeout=within_seconds)
 
 
 def _refusal_message(refusal: Refusal, caller: Caller) -> str:
@@ -96,11 +100,20 @@ class RequestMeter:
         self.metrics.audio_seconds.labels(self.capability, "in").inc(measured.audio_seconds_in)
         self.metrics.audio_seconds.labels(self.capability, "out").inc(measured.audio_seconds_out)
         self.metrics.characters.labels(self.model).inc(measured.input_characters)
+        if not await self._write(status, latency_ms, refund):
+            # the record stays `reserved` until it can be written (finishing twice changes
+            # nothing: only a reserved record is finished)
+            self.writes.spawn(self._finish_later(status, latency_ms, refund))
+
+    async def _write(self, status: str, latency_ms: float, refund: bool) -> bool:
+        """Finish the record in the store (then tell the plugins); False if the store did not
+        take it."""
+        measured = self.measured
         try:
             await self.ledger.finish(self.request_id, status, measured, latency_ms, refund)
-        except Exception:  # the record stays `reserved` and is marked interrupted on restart
-            logger.exception("could not finish usage record %s", self.request_id)
-            return
+        except Exception as exc:
+            logger.warning("usage record %s not finished yet: %s", self.request_id, exc)
+            return False
         if self.observers is not None:
             record = {
                 "request_id": self.request_id, "key_id": self.caller.key_id,
@@ -108,6 +121,19 @@ class RequestMeter:
                 **asdict(measured), "latency_ms": round(latency_ms, 2),
             }  # fmt: skip
             await self.observers(record)
+        return True
+
+    async def _finish_later(self, status: str, latency_ms: float, refund: bool) -> None:
+        """Keep trying to finish the record while the database is away (a restart); if it
+        never comes back, the record is left `reserved` and marked interrupted at the next
+        start, keeping its charge."""
+        for wait in FINISH_RETRIES:
+            await asyncio.sleep(wait)
+            if await self._write(status, latency_ms, refund):
+                logger.info("usage record %s finished after a retry", self.request_id)
+                return
+        logger.error("usage record %s could not be finished; it stays reserved",
+                     self.request_id)  # fmt: skip
 
     async def finish(self, status: str = "completed") -> None:
         """Finish a long-lived request (a realtime session) with what it measured."""

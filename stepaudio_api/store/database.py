@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -66,3 +67,34 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+UNREACHABLE_ERRORS = frozenset((
+    "CannotConnectNowError", "ConnectionDoesNotExistError", "AdminShutdownError",
+    "CrashShutdownError", "ConnectionFailureError", "TooManyConnectionsError", "InterfaceError",
+))  # fmt: skip
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """The database cannot be reached now (refused, restarting, a dropped connection): a
+    condition that passes, unlike a bad query. The driver's own error is looked for down the
+    chain SQLAlchemy wraps it in."""
+    from sqlalchemy import exc as sa
+
+    seen: BaseException | None = exc
+    for _ in range(6):
+        if seen is None:
+            return False
+        if isinstance(seen, sa.DBAPIError) and seen.connection_invalidated:
+            return True
+        if isinstance(seen, sa.TimeoutError | sa.DisconnectionError | sa.InterfaceError):
+            return True
+        if isinstance(seen, ConnectionError | TimeoutError | socket.gaierror):
+            return True
+        # asyncpg's own: CannotConnectNowError (starting up, shutting down),
+        # ConnectionDoesNotExistError, AdminShutdownError (restarted under us), ...
+        if type(seen).__name__ in UNREACHABLE_ERRORS:
+            return True
+        following = seen.orig if isinstance(seen, sa.DBAPIError) else None
+        seen = following or seen.__cause__ or seen.__context__
+    return False

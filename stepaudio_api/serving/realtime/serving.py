@@ -3,6 +3,9 @@ while they last, metered as one usage record each."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections import Counter
 
 from stepaudio_api.errors import APIError
@@ -16,6 +19,7 @@ from stepaudio_api.settings import Settings
 from stepaudio_api.store.api_keys import Caller
 
 DEFAULT_MODEL = "step-audio-realtime"
+logger = logging.getLogger(__name__)
 
 
 class SessionLimitReached(APIError):
@@ -23,14 +27,29 @@ class SessionLimitReached(APIError):
     type = "invalid_request_error"
 
 
+class ServerShuttingDown(APIError):
+    status = 503
+    type = "server_error"
+
+    def __init__(self) -> None:
+        super().__init__("The server is shutting down; connect again in a moment",
+                         code="server_shutting_down", headers={"Retry-After": "5"})  # fmt: skip
+
+
 class RealtimeServing:
     def __init__(self, settings: Settings, catalog: ModelCatalog, parts: SessionParts) -> None:
         self.settings, self.catalog, self.parts = settings, catalog, parts
         self.open_sessions: Counter[str | None] = Counter()
+        self.sessions: set[RealtimeSession] = set()
+        self.draining = False
+        self._none_open = asyncio.Event()
 
     def open(self, caller: Caller, model: str | None, intent: str | None,
              beta: bool) -> RealtimeSession:  # fmt: skip
         """A new session (a realtime or a transcription one), or the APIError to send."""
+        if self.draining:
+            raise ServerShuttingDown()
+        self.parts.capacity.check()  # 503: the server cannot answer one more conversation
         limit = self.settings.realtime.max_sessions_per_key
         if self.open_sessions[caller.key_id] >= limit:
             raise SessionLimitReached(
@@ -55,6 +74,9 @@ class RealtimeServing:
             config = SessionConfig(model=name, turn_detection=detection)
         session = RealtimeSession(self.parts, config, beta)
         self.open_sessions[caller.key_id] += 1
+        self.parts.capacity.open += 1
+        self.sessions.add(session)
+        self._none_open.clear()
         return session
 
     async def begin(self, session: RealtimeSession, caller: Caller, meter: RequestMeter) -> None:
@@ -64,8 +86,15 @@ class RealtimeServing:
         session.start()
 
     async def end(self, session: RealtimeSession, caller: Caller, meter: RequestMeter) -> None:
-        """Always called once the socket is gone: tasks stopped, record and row finished."""
+        """Always called once the socket is gone: tasks stopped, record and row finished (the
+        record later, if the store is away now)."""
+        if session not in self.sessions:
+            return
+        self.sessions.discard(session)
+        if not self.sessions:
+            self._none_open.set()
         self.open_sessions[caller.key_id] -= 1
+        self.parts.capacity.open -= 1
         await session.close()
         measured = meter.measured
         measured.audio_seconds_in = round(session.audio_seconds_in, 3)
@@ -78,4 +107,21 @@ class RealtimeServing:
             "input_tokens": session.tokens_in,
             "output_tokens": session.tokens_out,
         }
-        await self.parts.store.close(session.config.id, session.config.wire(False), totals)
+        try:
+            await self.parts.store.close(session.config.id, session.config.wire(False), totals)
+        except Exception as exc:
+            logger.warning("realtime session %s: its row was not closed: %s",
+                           session.config.id, exc)  # fmt: skip
+
+    async def drain(self, grace_seconds: float) -> None:
+        """The server is shutting down: no new sessions; each open one is told so (an error
+        event), may finish the response it is making, and is then closed (1012), all within
+        ``grace_seconds``."""
+        self.draining = True
+        if not self.sessions:
+            return
+        deadline = asyncio.get_running_loop().time() + grace_seconds
+        for session in list(self.sessions):
+            session.shut_down(deadline)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._none_open.wait(), grace_seconds + 1.0)

@@ -27,6 +27,9 @@ from stepaudio_api.serving.realtime.turn_detection import (
 from stepaudio_api.serving.realtime.turn_taking import TurnTaking
 
 logger = logging.getLogger(__name__)
+ANSWER_EVENTS = frozenset(("response.output_audio.delta", "response.output_text.delta",
+                           "response.function_call_arguments.delta"))  # fmt: skip
+"""The first of these after a turn ends is its answer beginning (for the capacity measure)."""
 
 
 class RealtimeSession(TurnTaking):
@@ -49,11 +52,19 @@ class RealtimeSession(TurnTaking):
         self.tokens_in = self.tokens_out = 0
         self.idle_since_ms = 0
         """Where the current stretch without speech or a response began (session clock)."""
+        self.awaiting_answer: float | None = None
+        """When the last turn ended (loop time), while its answer has not begun."""
         self.closed = False
+        self.stopping = asyncio.Event()
+        """Set when the server is shutting down and this session is to end now (1012)."""
 
     # -- output ---------------------------------------------------------------------------
 
     def emit(self, kind: str, **fields: Any) -> None:
+        if self.awaiting_answer is not None and kind in ANSWER_EVENTS:
+            waited = asyncio.get_running_loop().time() - self.awaiting_answer
+            self.parts.capacity.answered(waited)
+            self.awaiting_answer = None
         name = wire_name(kind, self.beta)
         if name is None or self.closed:
             return
@@ -254,6 +265,9 @@ class RealtimeSession(TurnTaking):
 
     def after_response(self, responder: Responder) -> None:
         """A response finished (or was cancelled): count it, keep its items, say the limits."""
+        if self.awaiting_answer is not None:  # it ended before a word or sound of it went out
+            self.parts.capacity.unanswered()
+            self.awaiting_answer = None
         usage = responder.result.usage
         self.tokens_in += usage.prompt_tokens
         self.tokens_out += usage.completion_tokens
@@ -266,6 +280,24 @@ class RealtimeSession(TurnTaking):
         ])  # fmt: skip
 
     # -- end ------------------------------------------------------------------------------
+
+    def shut_down(self, deadline: float) -> None:
+        """The server is going: say so, let the response being made finish (until
+        ``deadline``, loop time), then end the session."""
+        self.emit("error", error={
+            "type": "server_error", "code": "server_shutting_down", "param": None,
+            "event_id": None, "message": "The server is restarting: this session ends "
+            "after the response in progress; connect again to go on",
+        })  # fmt: skip
+
+        async def finish_then_stop() -> None:
+            task = self.response_task
+            if task is not None and not task.done():
+                left = deadline - asyncio.get_running_loop().time()
+                await asyncio.wait({task}, timeout=max(0.0, left))
+            self.stopping.set()
+
+        asyncio.get_running_loop().create_task(finish_then_stop())
 
     async def close(self) -> None:
         """The client went away: stop everything now (an upstream stream closes with its task)."""

@@ -24,6 +24,7 @@ from stepaudio_api.serving.hearing import hear
 from stepaudio_api.serving.metering import BackgroundWrites
 from stepaudio_api.serving.models import ModelCatalog
 from stepaudio_api.serving.realtime.audio_formats import OutputAudio, RealtimeAudioFormat
+from stepaudio_api.serving.realtime.capacity import RealtimeCapacity
 from stepaudio_api.serving.realtime.conversation import Conversation, Item
 from stepaudio_api.serving.realtime.responder import Responder, ResponsePlan
 from stepaudio_api.serving.realtime.response_options import ResponseOptions
@@ -46,6 +47,7 @@ class SessionParts:
                  writes: BackgroundWrites) -> None:  # fmt: skip
         self.settings, self.catalog, self.speech = settings, catalog, speech
         self.tools, self.store, self.writes = tools, store, writes
+        self.capacity = RealtimeCapacity(settings.realtime)
 
     def chat_model(self, model: str) -> ChatEngine:
         engine = self.catalog.resolve(model, "chat").engine
@@ -139,7 +141,8 @@ class SessionParts:
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
         if turn is not None and not turn.text().strip():
-            return  # nothing was heard in the turn (noise, or the recogniser failed): no reply
+            session.awaiting_answer = None  # nothing was heard (noise, or the recogniser
+            return  # failed): no reply is owed
         plan = self.plan(session, responder.conversation, options)
         speaker = partial(self.speaker, session, plan, options) if plan.audio else None
         await responder.run(plan, speaker, session.beta)

@@ -56,6 +56,10 @@ class TurnTaking:
         elif isinstance(event, SpeechStopped):
             self.emit("input_audio_buffer.speech_stopped", audio_end_ms=event.audio_end_ms,
                       item_id=self.turn_item_id)  # fmt: skip
+            if self._responds_to_turns():
+                if self.awaiting_answer is not None:  # the last turn's answer never began
+                    self.parts.capacity.unanswered()
+                self.awaiting_answer = asyncio.get_running_loop().time()
             audio = self.buffer.take(self.turn_start_ms, event.audio_end_ms)
             speculation, self.speculation = self.speculation, None
             if speculation is not None and self._responds_to_turns():
