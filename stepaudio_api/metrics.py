@@ -11,15 +11,15 @@ from prometheus_client.registry import Collector
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
 
-class _EngineCollector(Collector):
-    """Engine pool gauges, read when Prometheus scrapes rather than updated on every change."""
+class _Gauges(Collector):
+    """Gauges read when Prometheus scrapes rather than updated on every change."""
 
-    def __init__(self, read: Callable[[], dict[str, float]]) -> None:
-        self.read = read
+    def __init__(self, prefix: str, what: str, read: Callable[[], dict[str, float]]) -> None:
+        self.prefix, self.what, self.read = prefix, what, read
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         for name, value in self.read().items():
-            yield GaugeMetricFamily(f"stepaudio_engine_{name}", f"Engine worker pool: {name}.",
+            yield GaugeMetricFamily(f"stepaudio_{self.prefix}_{name}", f"{self.what}: {name}.",
                                     value=value)  # fmt: skip
 
 
@@ -65,7 +65,11 @@ class Metrics:
         )
 
     def watch_engines(self, read: Callable[[], dict[str, float]]) -> None:
-        self.registry.register(_EngineCollector(read))
+        self.registry.register(_Gauges("engine", "Engine worker pool", read))
+
+    def watch_server(self, read: Callable[[], dict[str, float]]) -> None:
+        """What a long run must not let grow: tasks, database connections, open sessions."""
+        self.registry.register(_Gauges("server", "Server process", read))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

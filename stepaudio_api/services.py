@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,7 +68,7 @@ class Services:
         writes = BackgroundWrites()
         sessions = RealtimeSessionStore(database)
         parts = SessionParts(settings, models, speech, tools, sessions, writes)
-        return cls(
+        services = cls(
             settings=settings,
             plugins=plugins,
             dialects=dialects,
@@ -87,6 +88,20 @@ class Services:
             realtime=RealtimeServing(settings, models, parts),
             sessions=sessions,
         )
+        metrics.watch_server(services.process_figures)
+        return services
+
+    def process_figures(self) -> dict[str, float]:
+        """Read at each scrape of /metrics (on the event loop)."""
+        pool = self.database.engine.pool
+        return {
+            "asyncio_tasks": len(asyncio.all_tasks()),
+            "database_connections_checked_out": getattr(pool, "checkedout", lambda: 0)(),
+            "database_connections_open": getattr(pool, "checkedin", lambda: 0)()
+            + getattr(pool, "checkedout", lambda: 0)(),
+            "realtime_sessions": len(self.realtime.sessions),
+            "background_writes": len(self.writes.tasks),
+        }
 
     def meter(self, caller: Caller, request_id: str, capability: str) -> RequestMeter:
         return RequestMeter(
