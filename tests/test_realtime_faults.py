@@ -1,7 +1,7 @@
 """A realtime session whose engines fail at every stage: the recogniser (at its start and in
 its segments, with and without speculation), the synthesiser (before and after its first
 audio) and the chat model (before and after its first words). Each failure reaches the client
-as OpenAI says it (transcription.failed, or response.done failed with an error event), never
+as OpenAI says it (transcription.failed, or response.done failed), never
 as the exception's own text, and the same session then answers a normal turn."""
 
 from __future__ import annotations
@@ -101,7 +101,9 @@ def test_a_failing_response_ends_failed_and_the_session_goes_on(
         finally:
             faults.stage = None
         kinds = [e["type"] for e in events]
-        assert kinds[0] == "response.created" and "error" in kinds, kinds
+        # said in response.done alone, as OpenAI does: an error event would end the session
+        # for clients that take every error as fatal (pipecat's)
+        assert kinds[0] == "response.created" and "error" not in kinds, kinds
         response = events[-1]["response"]
         assert response["status"] == "failed", response
         error = response["status_details"]["error"]

@@ -77,9 +77,12 @@ MALFORMED: list[tuple[str, str | dict[str, Any]]] = [
     ("invalid_audio", {"type": "input_audio_buffer.append", "audio": "not base64!!"}),
     ("invalid_audio", {"type": "input_audio_buffer.append", "audio": B64_ODD}),
     ("invalid_value", {"type": "conversation.item.create", "item": ROBOT}),
-    ("item_not_found", {"type": "conversation.item.retrieve", "item_id": "item_nope"}),
     (
-        "item_not_found",
+        "item_retrieve_invalid_item_id",
+        {"type": "conversation.item.retrieve", "item_id": "item_nope"},
+    ),
+    (
+        "item_truncate_invalid_item_id",
         {
             "type": "conversation.item.truncate",
             "item_id": "item_nope",

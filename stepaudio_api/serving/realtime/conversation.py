@@ -134,11 +134,14 @@ class Conversation:
     def __init__(self) -> None:
         self.items: list[Item] = []
 
-    def get(self, item_id: str) -> Item:
+    def get(self, item_id: str, action: str | None = None) -> Item:
+        """The item; a BadEvent if there is none (for a client's retrieve, delete or truncate,
+        with OpenAI's code for it: ``item_retrieve_invalid_item_id``, ...)."""
         for item in self.items:
             if item.id == item_id:
                 return item
-        raise BadEvent(f"Item with item_id '{item_id}' not found", "item_not_found", "item_id")
+        code = f"item_{action}_invalid_item_id" if action else "item_not_found"
+        raise BadEvent(f"Item with item_id '{item_id}' not found", code, "item_id")
 
     def add(self, item: Item, previous_item_id: str | None = None) -> str | None:
         """Insert after ``previous_item_id`` (default: at the end); returns the id before it."""
@@ -154,11 +157,11 @@ class Conversation:
         return self.items[position - 1].id if position else None
 
     def delete(self, item_id: str) -> None:
-        self.items.remove(self.get(item_id))
+        self.items.remove(self.get(item_id, "delete"))
 
     def truncate(self, item_id: str, content_index: int, audio_end_ms: int) -> None:
         """Drop what the user never heard: the transcript after ``audio_end_ms``."""
-        item = self.get(item_id)
+        item = self.get(item_id, "truncate")
         if item.role != "assistant" or content_index >= len(item.content):
             raise BadEvent("Only an assistant message's audio can be truncated",
                            "invalid_value", "content_index")  # fmt: skip

@@ -114,8 +114,7 @@ class Responder:
     async def run(self, plan: ResponsePlan, speaker: SpeakerFactory | None, beta: bool) -> None:
         """Emit the whole response; on cancellation its items end incomplete and
         response.done says cancelled, with ``cancel_reason``; on any failure (the voice, the
-        model, the engines) response.done says failed, with an error in OpenAI's shape, and
-        an ``error`` event says it too."""
+        model, the engines) response.done says failed, with an error in OpenAI's shape."""
         self._in_conversation = plan.in_conversation
         self.emit("response.created", response=self.wire(plan, beta))
         message: Item | None = None
@@ -150,10 +149,11 @@ class Responder:
                 self._close_message_now(message, voice, "incomplete")
             raise
         except Exception as exc:
+            # said in response.done, as OpenAI does (not also as an error event, which
+            # clients such as pipecat's take for the end of the connection)
             self.result.status, self.result.error = "failed", failure(exc)
             if message is not None:
                 self._close_message_now(message, voice, "incomplete")
-            self.emit("error", error={**self.result.error, "param": None, "event_id": None})
         finally:
             if voice is not None:
                 self.result.audio_seconds = voice.seconds

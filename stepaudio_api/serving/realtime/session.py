@@ -213,7 +213,8 @@ class RealtimeSession(TurnTaking):
         self.parts.save_item(self, item)
 
     async def _on_conversation_item_retrieve(self, event: Any) -> None:
-        self.emit("conversation.item.retrieved", item=self.conversation.get(event.item_id))
+        item = self.conversation.get(event.item_id, "retrieve")
+        self.emit("conversation.item.retrieved", item=item)
 
     async def _on_conversation_item_delete(self, event: Any) -> None:
         self.conversation.delete(event.item_id)
