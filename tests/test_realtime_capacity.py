@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from chat_stand_in import ChatStandIn, Reply, word_pieces
+from in_process import chat_server_in_process, ws_url
 from realtime_helpers import send, send_pcm, speech_pcm, until
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
@@ -18,7 +19,7 @@ from websockets.sync.client import ClientConnection, connect
 from stepaudio_api.serving.realtime import capacity as capacity_module
 from stepaudio_api.serving.realtime.capacity import RealtimeCapacity, ServerAtCapacity
 from stepaudio_api.settings import RealtimeSettings
-from stepaudio_api.testing import TestServer, running_server
+from stepaudio_api.testing import TestServer
 
 
 def test_the_limit_is_per_core_unless_set() -> None:
@@ -53,23 +54,19 @@ def test_a_server_behind_sheds_new_sessions(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 @pytest.fixture(scope="module")
-def stand_in() -> Iterator[ChatStandIn]:
-    with ChatStandIn() as upstream:
-        yield upstream
+def stand_in(upstream_session: ChatStandIn) -> ChatStandIn:
+    return upstream_session
 
 
 @pytest.fixture(scope="module")
 def limited(stand_in: ChatStandIn, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    environ = {"STEPAUDIO_CHAT_BASE_URL": stand_in.base_url, "STEPAUDIO_CHAT_MODEL": "brain",
-               "STEPAUDIO_REALTIME__MAX_SESSIONS": "2"}  # fmt: skip
-    engines = ["piper-joe", "whisper-tiny-en", "chat-upstream"]
-    with running_server(tmp_path_factory.mktemp("capacity"), None, engines, environ) as server:
+    folder = tmp_path_factory.mktemp("capacity")
+    with chat_server_in_process(folder, stand_in, STEPAUDIO_REALTIME__MAX_SESSIONS="2") as server:
         yield server
 
 
 def open_session(server: TestServer) -> ClientConnection:
-    url = str(server.base_url).replace("http://", "ws://") + "/v1/realtime?model=gpt-realtime"
-    return connect(url, max_size=None, open_timeout=10)
+    return connect(ws_url(server), max_size=None, open_timeout=10)
 
 
 def test_a_session_beyond_the_limit_is_refused_before_it_starts(limited: TestServer) -> None:

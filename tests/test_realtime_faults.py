@@ -13,32 +13,28 @@ from typing import Any
 import pytest
 from chat_stand_in import ChatStandIn, Reply, word_pieces
 from faults import SECRET, Faults
+from in_process import chat_server_in_process, ws_url
 from realtime_helpers import deltas, send, send_pcm, silence, until, user_text
 from websockets.sync.client import ClientConnection, connect
 
-from stepaudio_api.testing import TestServer, running_server
+from stepaudio_api.testing import TestServer
 
 QUESTION = "What is the weather like in Paris today?"
-ENGINES = ["piper-joe", "whisper-tiny-en", "chat-upstream"]
 
 
 @pytest.fixture(scope="module")
-def stand_in() -> Iterator[ChatStandIn]:
-    with ChatStandIn() as upstream:
-        yield upstream
+def stand_in(upstream_session: ChatStandIn) -> ChatStandIn:
+    return upstream_session
 
 
 @pytest.fixture(scope="module")
 def served(stand_in: ChatStandIn, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    environ = {"STEPAUDIO_CHAT_BASE_URL": stand_in.base_url,
-               "STEPAUDIO_CHAT_MODEL": "stand-in-brain"}  # fmt: skip
-    with running_server(tmp_path_factory.mktemp("faults"), None, ENGINES, environ) as server:
+    with chat_server_in_process(tmp_path_factory.mktemp("faults"), stand_in) as server:
         yield server, Faults(server.services)
 
 
 def open_session(server: TestServer, speculate_after_ms: int) -> ClientConnection:
-    url = str(server.base_url).replace("http://", "ws://") + "/v1/realtime?model=gpt-realtime"
-    ws = connect(url, max_size=None, open_timeout=10)
+    ws = connect(ws_url(server), max_size=None, open_timeout=10)
     assert json.loads(ws.recv(timeout=10))["type"] == "session.created"
     detection = {"type": "server_vad", "silence_duration_ms": 500,
                  "speculate_after_ms": speculate_after_ms}  # fmt: skip

@@ -17,26 +17,20 @@ import pytest
 from chat_stand_in import ChatStandIn, Reply, word_pieces
 from databases import run_sync
 from faults import SECRET, Faults
+from in_process import chat_server_in_process
 from sqlalchemy import text
 
-from stepaudio_api.testing import running_server
-
-ENGINES = ["piper-joe", "whisper-tiny-en", "chat-upstream"]
 LONG = "The first sentence is short. " + "The second one goes on for a good while longer. " * 3
 
 
 @pytest.fixture(scope="module")
-def stand_in() -> Iterator[ChatStandIn]:
-    with ChatStandIn() as upstream:
-        yield upstream
+def stand_in(upstream_session: ChatStandIn) -> ChatStandIn:
+    return upstream_session
 
 
 @pytest.fixture(scope="module")
 def served(stand_in: ChatStandIn, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    environ = {"STEPAUDIO_CHAT_BASE_URL": stand_in.base_url,
-               "STEPAUDIO_CHAT_MODEL": "stand-in-brain"}  # fmt: skip
-    with running_server(tmp_path_factory.mktemp("stream-faults"), None, ENGINES,
-                        environ) as server:  # fmt: skip
+    with chat_server_in_process(tmp_path_factory.mktemp("stream-faults"), stand_in) as server:
         yield server, Faults(server.services)
 
 

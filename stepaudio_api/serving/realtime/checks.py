@@ -146,6 +146,23 @@ def tool_choice(value: Any, param: str) -> Any:
     return {"type": "function", "name": a_string(name, f"{param}.name")}
 
 
+def response_fields(given: dict[str, Any], prefix: str) -> dict[str, Any]:
+    """What a session or one response says of its answers (``prefix``: "session" or
+    "response"): tools, tool_choice, temperature and the output token limit, checked; only
+    those given."""
+    fields: dict[str, Any] = {}
+    if given.get("tools") is not None:
+        fields["tools"] = function_tools(given["tools"], f"{prefix}.tools")
+    if given.get("tool_choice") is not None:
+        fields["tool_choice"] = tool_choice(given["tool_choice"], f"{prefix}.tool_choice")
+    if given.get("temperature") is not None:
+        fields["temperature"] = a_number(given["temperature"], f"{prefix}.temperature", 0, 2)
+    for key in ("max_response_output_tokens", "max_output_tokens"):
+        if given.get(key) is not None:
+            fields["max_output_tokens"] = output_tokens(given[key], f"{prefix}.{key}")
+    return fields
+
+
 def metadata(value: Any, param: str) -> dict[str, str] | None:
     """OpenAI's metadata: at most 16 string pairs, keys to 64 characters, values to 512."""
     if value is None:

@@ -65,16 +65,8 @@ def response_options(raw: Any, conversation: Conversation) -> ResponseOptions:
                          (output.get("format"), "response.audio.output.format")):  # fmt: skip
         if value is not None:
             options.output_format = audio_format(value, param)
-    if given.get("tools") is not None:
-        options.tools = checks.function_tools(given["tools"], "response.tools")
-    if given.get("tool_choice") is not None:
-        options.tool_choice = checks.tool_choice(given["tool_choice"], "response.tool_choice")
-    if given.get("temperature") is not None:
-        options.temperature = checks.a_number(given["temperature"], "response.temperature",
-                                              0.0, 2.0)  # fmt: skip
-    for key in ("max_response_output_tokens", "max_output_tokens"):
-        if given.get(key) is not None:
-            options.max_output_tokens = checks.output_tokens(given[key], f"response.{key}")
+    for name, value in checks.response_fields(given, "response").items():
+        setattr(options, name, value)
     options.metadata = checks.metadata(given.get("metadata"), "response.metadata")
     if given.get("conversation") is not None:
         choice = checks.one_of(given["conversation"], ("auto", "none"), "response.conversation")

@@ -109,16 +109,8 @@ def voice_param(update: dict[str, Any]) -> str:
 
 def _conversation_fields(staged: SessionConfig, session: dict[str, Any]) -> None:
     """What a realtime session's responses take from it: tools, limits, sampling."""
-    if session.get("tools") is not None:
-        staged.tools = checks.function_tools(session["tools"], "session.tools")
-    if session.get("tool_choice") is not None:
-        staged.tool_choice = checks.tool_choice(session["tool_choice"], "session.tool_choice")
-    if session.get("temperature") is not None:
-        staged.temperature = checks.a_number(session["temperature"], "session.temperature",
-                                             0.0, 2.0)  # fmt: skip
-    for key in ("max_response_output_tokens", "max_output_tokens"):
-        if session.get(key) is not None:
-            staged.max_output_tokens = checks.output_tokens(session[key], f"session.{key}")
+    for name, value in checks.response_fields(session, "session").items():
+        setattr(staged, name, value)
     if session.get("include") is not None:
         for index, value in enumerate(checks.a_list(session["include"], "session.include")):
             checks.one_of(value, INCLUDE, f"session.include[{index}]")
