@@ -35,7 +35,10 @@ def decode(data: bytes, fmt: str, pcm_rate: int = 24000) -> Decoded:
     planar = np.concatenate(
         [f if f.shape[0] == channels else f.reshape(-1, channels).T for f in frames], axis=1
     )
-    return Decoded(planar[0].astype(np.float32), rate, channels)
+    samples = planar[0].astype(np.float32)
+    if np.issubdtype(planar.dtype, np.integer):  # s16, s32 (24-bit FLAC): to [-1, 1)
+        samples /= float(np.iinfo(planar.dtype).max) + 1
+    return Decoded(samples, rate, channels)
 
 
 JFK = (

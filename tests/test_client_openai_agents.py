@@ -16,6 +16,7 @@ from agents import function_tool
 from agents.realtime import RealtimeAgent, RealtimeRunner, RealtimeSession
 from agents.realtime.openai_realtime import DEFAULT_REALTIME_MODEL
 from audio_checks import decode, word_error_rate
+from chat_helpers import pcm_to_wav, transcribe
 from chat_stand_in import ChatStandIn, Reply, ToolCall, word_pieces
 from conftest import ServerProcess
 from realtime_helpers import RATE, silence, speech_pcm
@@ -26,6 +27,7 @@ QUESTION = "Could you please tell me what the weather will be like tomorrow morn
 SPOKEN_ANSWER = "Tomorrow morning will be sunny and mild."
 TOOL_ANSWER = "ACME trades at forty two dollars."
 PRICES: list[str] = []
+WAIT_SECONDS = 30.0
 
 
 @function_tool
@@ -59,16 +61,19 @@ class Recorder:
     def count(self, kind: str) -> int:
         return sum(1 for e in self.events if e.type == kind)
 
-    async def wait(self, ready: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    async def wait(self, ready: Callable[[], bool], what: str) -> None:
         async def settled() -> None:
             async with self._changed:
                 await self._changed.wait_for(lambda: ready() or self._task.done())
 
-        await asyncio.wait_for(settled(), timeout)
+        try:
+            await asyncio.wait_for(settled(), WAIT_SECONDS)
+        except TimeoutError:
+            raise AssertionError(f"no {what} in {WAIT_SECONDS} s: {self.kinds()}") from None
         assert ready(), f"session ended ({self.ended!r}) before {what}: {self.kinds()}"
 
-    async def wait_for(self, kind: str, n: int = 1, timeout: float = 30.0) -> None:
-        await self.wait(lambda: self.count(kind) >= n, f"{n} x {kind}", timeout)
+    async def wait_for(self, kind: str, n: int = 1) -> None:
+        await self.wait(lambda: self.count(kind) >= n, f"{n} x {kind}")
 
     def kinds(self) -> list[str]:
         return [e.type for e in self.events]
@@ -115,16 +120,16 @@ async def agent_session(server: ServerProcess) -> AsyncIterator[Recorder]:
             await recorder.close()
 
 
-def assistant_transcripts(recorder: Recorder) -> list[str]:
-    """The assistant's messages in the session's history, as the application sees it."""
+def spoken_text(item: Any) -> str:
+    parts = [getattr(p, "transcript", None) or getattr(p, "text", None) for p in item.content]
+    return "".join(p or "" for p in parts)
+
+
+def transcripts(recorder: Recorder, role: str) -> list[str]:
+    """The messages of ``role`` in the session's history, as the application sees it."""
     histories = [e.history for e in recorder.events if e.type == "history_updated"]
     history = histories[-1] if histories else []
-    return [
-        "".join(getattr(part, "transcript", None) or getattr(part, "text", None) or ""
-                for part in item.content)  # fmt: skip
-        for item in history
-        if item.type == "message" and item.role == "assistant"
-    ]
+    return [spoken_text(i) for i in history if i.type == "message" and i.role == role]
 
 
 def test_a_text_turn(chat_server: ServerProcess, upstream: ChatStandIn) -> None:
@@ -147,8 +152,11 @@ def test_a_text_turn(chat_server: ServerProcess, upstream: ChatStandIn) -> None:
     assert recorder.count("agent_start") == 1
     [response_id] = recorder.response_ids()
     assert recorder.transcript(response_id) == ANSWER
-    assert assistant_transcripts(recorder)[-1] == ANSWER
-    assert decode(recorder.audio(response_id), "pcm", RATE).duration > 0.3
+    assert transcripts(recorder, "assistant")[-1] == ANSWER
+    audio = recorder.audio(response_id)
+    assert decode(audio, "pcm", RATE).duration > 0.3
+    heard = transcribe(chat_server.client(), pcm_to_wav(audio))
+    assert word_error_rate(ANSWER, heard) <= 0.3, heard
     [done] = recorder.server_events("response.done")
     assert done["response"]["status"] == "completed"
     messages = upstream.requests[0].body["messages"]
@@ -168,16 +176,16 @@ def test_a_spoken_turn_ended_by_our_vad(chat_server: ServerProcess, upstream: Ch
             for offset in range(0, len(pcm), step):
                 await recorder.session.send_audio(pcm[offset : offset + step])
             await recorder.wait_for("agent_end")
-            await recorder.wait(
-                lambda: bool(recorder.model_events("input_audio_transcription_completed")),
-                "the user's transcript",
-            )
+            # the transcript reaches the history after the raw event that brings it
+            await recorder.wait(lambda: any(transcripts(recorder, "user")), "the user's words")
             return recorder
 
     recorder = asyncio.run(main())
     assert recorder.errors() == []
     [heard] = recorder.model_events("input_audio_transcription_completed")
     assert word_error_rate(QUESTION, heard.transcript) <= 0.3, heard.transcript
+    assert transcripts(recorder, "user") == [heard.transcript]
+    assert transcripts(recorder, "assistant") == [SPOKEN_ANSWER]
     [response_id] = recorder.response_ids()
     assert recorder.transcript(response_id) == SPOKEN_ANSWER
     assert decode(recorder.audio(response_id), "pcm", RATE).duration > 0.3
@@ -213,7 +221,7 @@ def test_a_function_call_turn(chat_server: ServerProcess, upstream: ChatStandIn)
     call_response, answer_response = recorder.response_ids()
     assert recorder.transcript(call_response) == ""
     assert recorder.transcript(answer_response) == TOOL_ANSWER
-    assert assistant_transcripts(recorder)[-1] == TOOL_ANSWER
+    assert transcripts(recorder, "assistant")[-1] == TOOL_ANSWER
     assert decode(recorder.audio(answer_response), "pcm", RATE).duration > 0.3
     sent = upstream.requests[1].body["messages"]
     assert sent[-2]["tool_calls"][0]["id"] == "call_acme"
