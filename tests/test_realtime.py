@@ -78,6 +78,16 @@ def test_a_spoken_turn_with_server_vad(chat_server: ServerProcess, upstream: Cha
     done = events[-1].response
     assert done.status == "completed" and done.usage.output_token_details.audio_tokens > 0
     assert text_of(events, "response.output_audio_transcript.delta") == ANSWER
+    # items are sent as they were when each event happened, even when the response was
+    # prepared during a pause and held back: the answer in progress, the user's words later
+    added = next(e for e in events if e.type == "response.output_item.added")
+    assert added.item.status == "in_progress", added.item
+    user_added = next(e for e in events if e.type == "conversation.item.added"
+                      and e.item.role == "user")  # fmt: skip
+    assert user_added.item.content[0].transcript is None, user_added.item
+    answer_done = next(e for e in events if e.type == "conversation.item.done"
+                       and e.item.role == "assistant")  # fmt: skip
+    assert answer_done.previous_item_id == committed.item_id
     heard = upstream.requests[0].body["messages"][-1]
     assert heard["role"] == "user" and word_error_rate(QUESTION, heard["content"]) <= 0.10
     reply = audio_of(events)

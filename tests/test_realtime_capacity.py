@@ -32,25 +32,28 @@ def test_a_server_behind_sheds_new_sessions(monkeypatch: pytest.MonkeyPatch) -> 
     now = [1000.0]
     monkeypatch.setattr(capacity_module.time, "monotonic", lambda: now[0])
     capacity = RealtimeCapacity(RealtimeSettings(answer_within_seconds=1.5), cores=2)
+    capacity.open = 3
     for _ in range(9):
-        capacity.unanswered()
+        capacity.answered(4.0)  # turns that waited 4 s for an answer that never began
     capacity.check()  # too few turns to judge
     for _ in range(11):
         capacity.answered(0.4)
-    with pytest.raises(ServerAtCapacity) as refused:  # 9 of 20 never answered
+    with pytest.raises(ServerAtCapacity) as refused:  # 9 of 20 waited too long
         capacity.check()
-    assert "not answered" in refused.value.message and refused.value.status == 503
+    assert "4.0 s" in refused.value.message and refused.value.status == 503
+    capacity.open = 0
+    capacity.check()  # a lone conversation is never refused for slowness
+    capacity.open = 3
     now[0] += capacity_module.WINDOW_SECONDS + 1  # the window has moved on
     for _ in range(12):
         capacity.answered(0.5)
     capacity.check()
     assert capacity.describe()["answer_p95_seconds"] == 0.5
-    for _ in range(12):
-        capacity.answered(2.5)
-    with pytest.raises(ServerAtCapacity) as slow:
-        capacity.check()
-    assert "2.5 s" in slow.value.message
-    assert not RealtimeCapacity(RealtimeSettings(shed_load=False), cores=2).recent_p95()
+    shedding_off = RealtimeCapacity(RealtimeSettings(shed_load=False), cores=2)
+    shedding_off.open = 3
+    for _ in range(20):
+        shedding_off.answered(9.0)
+    shedding_off.check()
 
 
 @pytest.fixture(scope="module")

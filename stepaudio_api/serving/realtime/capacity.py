@@ -8,9 +8,11 @@ accepted and left waiting:
   times the machine's cores, a figure measured by bench/realtime.py --capacity for the engines
   configured by default (the most sessions with 95% of turns answered within 1.5 s);
 - the answers themselves: every turn's time from its end (speech_stopped) to the first word
-  or sound of its answer, and turns that never got one; when in the last ``WINDOW_SECONDS`` the
-  95th percentile is over ``realtime.answer_within_seconds``, the server is behind, and new
-  sessions wait until it has caught up (``realtime.shed_load``).
+  or sound of its answer (for a turn whose answer never began, the time it waited until the
+  next turn or the end of its response); when in the last ``WINDOW_SECONDS`` the 95th
+  percentile is over ``realtime.answer_within_seconds`` while other conversations are open,
+  the server is behind, and new sessions wait until it has caught up (``realtime.shed_load``).
+  A lone conversation is never refused on this count: it is the only load there is.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ class RealtimeCapacity:
         self.shed_load = settings.shed_load
         self.open = 0
         self._turns: deque[tuple[float, float]] = deque()
-        """(when, seconds to its answer: inf for none) of recent turns."""
+        """(when, seconds to its answer) of recent turns."""
 
     def check(self) -> None:
         """Before a session starts: refuse it when the server cannot answer one more."""
@@ -53,12 +55,12 @@ class RealtimeCapacity:
                 f"This server answers at most {self.limit} realtime conversations at once "
                 f"(realtime.max_sessions) and all are open; try again in a few seconds"
             )
-        if self.shed_load and (p95 := self.recent_p95()) is not None and p95 > self.target:
-            answered = ("some of the last turns were not answered at all" if math.isinf(p95)
-                        else f"95% of the last turns were answered within {p95:.1f} s")  # fmt: skip
+        p95 = self.recent_p95() if self.shed_load and self.open else None
+        if p95 is not None and p95 > self.target:
             raise ServerAtCapacity(
-                f"This server is behind: {answered}, where {self.target:g} s is its aim "
-                "(realtime.answer_within_seconds); try again in a few seconds"
+                f"This server is behind: the last turns of its {self.open} conversations took "
+                f"up to {p95:.1f} s to be answered (95th percentile), where {self.target:g} s "
+                "is its aim (realtime.answer_within_seconds); try again in a few seconds"
             )
 
     def describe(self) -> dict[str, object]:
@@ -66,24 +68,19 @@ class RealtimeCapacity:
         p95 = self.recent_p95()
         return {"sessions": self.open, "max_sessions": self.limit,
                 "recent_turns": len(self._recent()),
-                "answer_p95_seconds": None if p95 is None or math.isinf(p95) else round(p95, 3),
-                "all_answered": p95 is None or not math.isinf(p95)}  # fmt: skip
+                "answer_p95_seconds": None if p95 is None else round(p95, 3)}  # fmt: skip
 
     def answered(self, seconds: float) -> None:
-        self._add(seconds)
-
-    def unanswered(self) -> None:
-        self._add(math.inf)
-
-    def _add(self, seconds: float) -> None:
+        """A turn's answer began ``seconds`` after the turn ended (or the turn waited that
+        long and none came)."""
         now = time.monotonic()
         self._turns.append((now, seconds))
         while self._turns and self._turns[0][0] < now - WINDOW_SECONDS:
             self._turns.popleft()
 
     def recent_p95(self) -> float | None:
-        """The 95th percentile of recent turns' answer times (inf: some were never answered);
-        None while there are too few to judge."""
+        """The 95th percentile of recent turns' answer times; None while there are too few to
+        judge."""
         recent = sorted(self._recent())
         if len(recent) < MIN_SAMPLES:
             return None

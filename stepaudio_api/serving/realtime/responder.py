@@ -78,6 +78,8 @@ class Responder:
         self.result = ResponseResult()
         self.cancel_reason = "client_cancelled"
         self._in_conversation = True  # set from the plan when the response runs
+        self._previous: dict[str, str | None] = {}
+        """Each output item's predecessor in the conversation (its .added and .done say it)."""
 
     def wire(self, plan: ResponsePlan, beta: bool) -> dict[str, Any]:
         status_details = None
@@ -193,6 +195,7 @@ class Responder:
     def _add(self, item: Item, beta: bool) -> None:
         self.output.append(item)
         previous = self.conversation.add(item) if self._in_conversation else None
+        self._previous[item.id] = previous
         # items are sent as they are now: the session's emitter writes them in the client's
         # generation at once
         self.emit("response.output_item.added", response_id=self.id,
@@ -242,7 +245,8 @@ class Responder:
         self.emit("response.output_item.done", response_id=self.id,
                   output_index=self.output.index(item), item=item)  # fmt: skip
         if self._in_conversation:
-            self.emit("conversation.item.done", previous_item_id=None, item=item)
+            self.emit("conversation.item.done", previous_item_id=self._previous.get(item.id),
+                      item=item)  # fmt: skip
 
     def _function_call(self, call: dict[str, Any], beta: bool) -> None:
         function = call["function"]

@@ -49,7 +49,6 @@ class RealtimeServing:
         """A new session (a realtime or a transcription one), or the APIError to send."""
         if self.draining:
             raise ServerShuttingDown()
-        self.parts.capacity.check()  # 503: the server cannot answer one more conversation
         limit = self.settings.realtime.max_sessions_per_key
         if self.open_sessions[caller.key_id] >= limit:
             raise SessionLimitReached(
@@ -57,6 +56,7 @@ class RealtimeServing:
                 "server (realtime.max_sessions_per_key); close one first",
                 code="session_limit_reached",
             )
+        self.parts.capacity.check()  # 503: the server cannot answer one more conversation
         transcription = intent == "transcription" or (
             model is not None and model in self.catalog.by_name
             and self.catalog.by_name[model].capability == "transcription"

@@ -60,11 +60,16 @@ class RealtimeSession(TurnTaking):
 
     # -- output ---------------------------------------------------------------------------
 
-    def emit(self, kind: str, **fields: Any) -> None:
-        if self.awaiting_answer is not None and kind in ANSWER_EVENTS:
+    def turn_waited(self) -> None:
+        """The last turn's answer began (or its wait ended without one): how long it took."""
+        if self.awaiting_answer is not None:
             waited = asyncio.get_running_loop().time() - self.awaiting_answer
             self.parts.capacity.answered(waited)
             self.awaiting_answer = None
+
+    def emit(self, kind: str, **fields: Any) -> None:
+        if kind in ANSWER_EVENTS:
+            self.turn_waited()
         name = wire_name(kind, self.beta)
         if name is None or self.closed:
             return
@@ -267,8 +272,7 @@ class RealtimeSession(TurnTaking):
     def after_response(self, responder: Responder) -> None:
         """A response finished (or was cancelled): count it, keep its items, say the limits."""
         if self.awaiting_answer is not None:  # it ended before a word or sound of it went out
-            self.parts.capacity.unanswered()
-            self.awaiting_answer = None
+            self.turn_waited()
         usage = responder.result.usage
         self.tokens_in += usage.prompt_tokens
         self.tokens_out += usage.completion_tokens

@@ -18,17 +18,20 @@ if TYPE_CHECKING:
 
 
 class HeldEvents:
-    """Events kept until ``release``; after it they pass straight through."""
+    """Events kept until ``release``; after it they pass straight through. An item is kept as
+    it was when its event was made (``in_progress``, empty), not as it is at the release."""
 
-    def __init__(self) -> None:
+    def __init__(self, beta: bool) -> None:
+        self.beta = beta
         self.events: list[tuple[str, dict[str, Any]]] = []
         self.target: Any = None
 
     def __call__(self, kind: str, **fields: Any) -> None:
         if self.target is not None:
             self.target(kind, **fields)
-        else:
-            self.events.append((kind, fields))
+            return
+        now = {k: v.wire(self.beta) if isinstance(v, Item) else v for k, v in fields.items()}
+        self.events.append((kind, now))
 
     def release(self, emit: Any) -> None:
         for kind, fields in self.events:
@@ -44,7 +47,7 @@ class Speculation:
         # the conversation as it will be if the turn ends here, apart from the real one
         conversation = Conversation()
         conversation.items = [*session.conversation.items, self.user]
-        self.held = HeldEvents()
+        self.held = HeldEvents(session.beta)
         self.responder = session.parts.responder(session, conversation, self.held)
         self.transcript: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self.task: asyncio.Task[None] = session.spawn(self._run(audio), "a speculative response")
@@ -79,10 +82,10 @@ class Speculation:
         events held so far, then the rest as they come)."""
         session, user = self.session, self.user
         previous = session.conversation.add(user)
+        user.content[0].transcript = None  # given with the transcription events, once heard
         session.emit("input_audio_buffer.committed", previous_item_id=previous, item_id=user.id)
         session.emit("conversation.item.added", previous_item_id=previous, item=user)
         session.emit("conversation.item.done", previous_item_id=previous, item=user)
-        user.content[0].transcript = None  # set again, with the events, once heard
         session.hear(user, audio, known=self.transcript)
         for item in self.responder.output:
             session.conversation.add(item)

@@ -57,8 +57,7 @@ class TurnTaking:
             self.emit("input_audio_buffer.speech_stopped", audio_end_ms=event.audio_end_ms,
                       item_id=self.turn_item_id)  # fmt: skip
             if self._responds_to_turns():
-                if self.awaiting_answer is not None:  # the last turn's answer never began
-                    self.parts.capacity.unanswered()
+                self.turn_waited()  # the last turn's answer never began: it waited this long
                 self.awaiting_answer = asyncio.get_running_loop().time()
             audio = self.buffer.take(self.turn_start_ms, event.audio_end_ms)
             speculation, self.speculation = self.speculation, None
