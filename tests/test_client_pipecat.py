@@ -287,7 +287,7 @@ def test_tts_service_speaks_a_sentence(server: ServerProcess) -> None:
     assert 2.5 < duration < 9.0 and abs(duration - direct) < 0.1 * direct, (duration, direct)
     assert rms(audio) > 0.02
     words = heard(server, audio)
-    # Piper samples its durations and noise on every call, and tiny.en hears a syntheses of
+    # Piper samples its durations and noise on every call, and tiny.en hears a synthesis of
     # these 13 words with up to three of them off ("jumped", a "Thank you." after the end)
     assert word_error_rate(SENTENCE, words) <= 0.3, words
 
