@@ -76,21 +76,23 @@ class FasterWhisperRecognizer(Recognizer):
         )
         list(segments)
 
-    def _quick(self, audio: np.ndarray, options: TranscriptionOptions, language: str) -> Segment:
+    def _quick(self, audio: np.ndarray, options: TranscriptionOptions,
+               language: str) -> Segment | None:  # fmt: skip
         """One greedy pass of CTranslate2's Whisper over a short context: the audio and
-        QUICK_PAD_SECONDS of silence, at least QUICK_MIN_CONTEXT_SECONDS, instead of the
-        30 s window faster-whisper always pads to. Whisper's encoder costs in proportion to
-        its window, so a 3 s turn is heard in a tenth of the time (32 against 330 ms here),
-        and measured on 20 spoken questions as well as the 30 s pass: word error 0.021 both,
-        0.029 against 0.064 with noise at -40 dBFS (bench/asr_context.py). Less context than
-        that, and Whisper repeats itself on noisy input."""
+        QUICK_PAD_SECONDS of silence, at least ``quick_min_context_seconds`` (10), instead of
+        the 30 s window faster-whisper always pads to. Whisper's encoder costs in proportion
+        to its window, so a 3 s turn is heard in a fifth of the time (74 against 393 ms
+        here), at a like error rate on clean and lightly noisy speech, about twice as high
+        in heavy noise (bench/asr_context.py). A shorter window than that, and Whisper
+        repeats itself on noisy input."""
         import ctranslate2
         from faster_whisper.tokenizer import Tokenizer
         from faster_whisper.transcribe import get_compression_ratio
 
         model = self._model
         features = model.feature_extractor(audio)
-        seconds = max(QUICK_MIN_CONTEXT_SECONDS, len(audio) / SAMPLE_RATE + QUICK_PAD_SECONDS)
+        least = float(self.options.get("quick_min_context_seconds", QUICK_MIN_CONTEXT_SECONDS))
+        seconds = max(least, len(audio) / SAMPLE_RATE + QUICK_PAD_SECONDS)
         frames = min(3000, math.ceil(seconds / 2) * 200)  # whole 2 s steps, at most 30 s
         window = np.zeros((1, features.shape[0], frames), np.float32)
         window[0, :, : min(frames, features.shape[-1])] = features[:, :frames]
@@ -109,12 +111,15 @@ class FasterWhisperRecognizer(Recognizer):
         tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
         text = tokenizer.decode(tokens)
         logprob = result.scores[0] if result.scores else 0.0
-        if result.no_speech_prob > 0.6 and logprob < -1.0:  # Whisper's own no-speech rule
-            text, tokens = "", []
+        ratio = get_compression_ratio(text) if text else 0.0
+        if result.no_speech_prob > 0.6 and (logprob < -1.0 or not any(c.isalnum() for c in text)):
+            text, tokens = "", []  # Whisper's no-speech rule (and dots are no words)
+        elif ratio > 2.4:  # Whisper's own sign of a pass that repeated itself
+            return None
+        no_speech = float(result.no_speech_prob)
         return Segment(id=0, seek=0, start=0.0, end=len(audio) / SAMPLE_RATE, text=text,
                        tokens=tokens, temperature=0.0, avg_logprob=float(logprob),
-                       compression_ratio=get_compression_ratio(text) if text else 0.0,
-                       no_speech_prob=float(result.no_speech_prob))  # fmt: skip
+                       compression_ratio=ratio, no_speech_prob=no_speech)  # fmt: skip
 
     def _start(self, audio: np.ndarray, options: TranscriptionOptions) -> tuple[Any, Any]:
         temperature: float | tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
@@ -140,7 +145,9 @@ class FasterWhisperRecognizer(Recognizer):
         language = options.language or (None if self._model.model.is_multilingual else "en")
         if options.quick and duration <= QUICK_MAX_SECONDS and language is not None:
             segment = await self.pool.run(self._quick, audio, options, language)
-            return TranscriptionStream(language, duration, _one(segment))
+            if segment is not None:
+                return TranscriptionStream(language, duration, _one(segment))
+            # the one pass went wrong (it repeated itself): the usual road, with its fallbacks
         raw_segments, info = await self.pool.run(self._start, audio, options)
 
         async def segments() -> Any:
