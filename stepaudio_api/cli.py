@@ -29,11 +29,13 @@ def cli() -> None:
 def serve(host: str | None, port: int | None, config_file: str | None) -> None:
     """Migrate the database and start the server."""
     from stepaudio_api.app import create_app
+    from stepaudio_api.memory import limit_arenas
     from stepaudio_api.server import serve as serve_app
     from stepaudio_api.services import Services
 
     settings = load_or_exit(config_file)
     logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
+    limit_arenas()  # before the engines' threads exist
     migrated_url(settings)
     try:
         services = Services.build(settings)

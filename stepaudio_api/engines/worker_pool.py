@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 from stepaudio_api.errors import EngineOverloaded
+from stepaudio_api.memory import give_back
 
 T = TypeVar("T")
+GIVE_BACK_EVERY_SECONDS = 2.0
 _DONE = object()
 
 
@@ -28,6 +31,7 @@ class WorkerPool:
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="stepaudio-engine")
         self.active_requests = 0
         self.running_jobs = 0
+        self._last_give_back = 0.0
 
     @property
     def queue_depth(self) -> int:
@@ -47,6 +51,16 @@ class WorkerPool:
             yield
         finally:
             self.active_requests -= 1
+            if self.active_requests == 0:
+                self._idle()
+
+    def _idle(self) -> None:
+        """Nothing is running: give the memory the last work freed back to the system (at
+        most every few seconds; in a worker thread, not on the event loop)."""
+        now = time.monotonic()
+        if now - self._last_give_back >= GIVE_BACK_EVERY_SECONDS:
+            self._last_give_back = now
+            self._executor.submit(give_back)
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -57,6 +71,8 @@ class WorkerPool:
             )
         finally:
             self.running_jobs -= 1
+            if self.running_jobs == 0 and self.active_requests == 0:
+                self._idle()  # realtime turns hold no request place: their jobs count
 
     async def iterate(self, iterator: Iterator[T]) -> AsyncIterator[T]:
         """Advance a blocking iterator one item per job, so other requests interleave."""

@@ -56,6 +56,36 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
+def storable(value: str | None) -> str | None:
+    """Text as every database keeps it: PostgreSQL refuses NUL in text, and no database can
+    encode a lone surrogate; a transcript an upstream wrote, a name a form carried, may hold
+    either."""
+    if value is None or ("\x00" not in value and value.isprintable()):
+        return value
+    value = value.replace("\x00", "")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = value.encode("utf-8", "replace").decode("utf-8")
+    return value
+
+
+class FreeText(TypeDecorator[str]):
+    """Text from outside (clients, upstreams): stored as ``storable`` makes it."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return storable(value)
+
+
+class FreeString(FreeText):
+    """A bounded string from outside: ``FreeString(200)``."""
+
+    impl = String
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -64,7 +94,7 @@ class ApiKey(Base):
     __tablename__ = "api_keys"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(FreeString(200))
     scope: Mapped[str] = mapped_column(String(16))  # "admin" or "user"
     # SHA-256 of the secret: secrets are 256-bit random, so a fast hash is not guessable.
     secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
@@ -122,20 +152,20 @@ class VoiceProfile(Base):
     __tablename__ = "voice_profiles"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    name: Mapped[str] = mapped_column(String(100), unique=True)
-    transcript: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(FreeString(100), unique=True)
+    transcript: Mapped[str] = mapped_column(FreeText)
     transcript_source: Mapped[str] = mapped_column(String(16))  # "uploaded" or "recognized"
-    language: Mapped[str | None] = mapped_column(String(16))
-    description: Mapped[str | None] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(FreeString(16))
+    description: Mapped[str | None] = mapped_column(FreeText)
     audio: Mapped[bytes] = mapped_column(LargeBinary)
     sample_rate: Mapped[int] = mapped_column(Integer)
     duration_seconds: Mapped[float] = mapped_column(Float)
     speech_seconds: Mapped[float] = mapped_column(Float)
     loudness_lufs: Mapped[float] = mapped_column(Float)
     denoised: Mapped[bool] = mapped_column(default=False)
-    source_filename: Mapped[str | None] = mapped_column(String(255))
+    source_filename: Mapped[str | None] = mapped_column(FreeString(255))
     source_duration_seconds: Mapped[float] = mapped_column(Float)
-    consent: Mapped[str | None] = mapped_column(String(200))
+    consent: Mapped[str | None] = mapped_column(FreeString(200))
     created_by: Mapped[str | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
@@ -150,8 +180,8 @@ class ChatAudioReply(Base):
     key_id: Mapped[str | None] = mapped_column(
         ForeignKey("api_keys.id", ondelete="CASCADE"), index=True
     )
-    transcript: Mapped[str] = mapped_column(Text)
-    voice: Mapped[str] = mapped_column(String(200))
+    transcript: Mapped[str] = mapped_column(FreeText)
+    voice: Mapped[str] = mapped_column(FreeString(200))
     audio_seconds: Mapped[float] = mapped_column(Float)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
