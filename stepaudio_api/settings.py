@@ -97,7 +97,7 @@ class RealtimeSettings(msgspec.Struct, forbid_unknown_fields=True):
     # The most conversations open at once on this server; 0: sessions_per_core x its cores.
     max_sessions: int = 0
     # Talking sessions one core answers (95% of turns within answer_within_seconds), as
-    # bench/realtime.py --capacity measures it for the embedded engines.
+    # bench/realtime_capacity.py --capacity measures it for the embedded engines.
     sessions_per_core: float = 8.0
     answer_within_seconds: float = 1.5
     # Refuse new sessions while recent turns are answered slower than that.
