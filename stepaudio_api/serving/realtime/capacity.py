@@ -5,8 +5,9 @@ answer is refused at once (an error event, then close 1013 "try again later") ra
 accepted and left waiting:
 
 - a limit on open sessions: ``realtime.max_sessions``, or with 0 ``realtime.sessions_per_core``
-  times the machine's cores, a figure measured by bench/realtime_capacity.py --capacity for the engines
-  configured by default (the most sessions with 95% of turns answered within 1.5 s);
+  times the machine's cores, a figure measured by bench/realtime_capacity.py --capacity for
+  the engines configured by default (the most sessions with 95% of turns answered within
+  1.5 s);
 - the answers themselves: every turn's time from its end (speech_stopped) to the first word
   or sound of its answer (for a turn whose answer never began, the time it waited until the
   next turn or the end of its response); when in the last ``WINDOW_SECONDS`` the 95th

@@ -146,7 +146,8 @@ class SessionParts:
         plan = self.plan(session, responder.conversation, options)
         speaker = partial(self.speaker, session, plan, options) if plan.audio else None
         await responder.run(plan, speaker, session.beta)
-        session.after_response(responder)
+        if own_item is None:  # a speculation's response counts only once it is adopted
+            session.after_response(responder)
 
     def plan(self, session: RealtimeSession, conversation: Conversation,
              options: ResponseOptions) -> ResponsePlan:  # fmt: skip

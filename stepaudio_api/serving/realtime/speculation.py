@@ -50,6 +50,9 @@ class Speculation:
         self.held = HeldEvents(session.beta)
         self.responder = session.parts.responder(session, conversation, self.held)
         self.transcript: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self.answered = self.adopted = False
+        """The response is made; the turn ended as assumed. Only with both is it counted
+        (tokens, audio, items kept): a response thrown away was never sent."""
         self.task: asyncio.Task[None] = session.spawn(self._run(audio), "a speculative response")
 
     async def _run(self, audio: np.ndarray) -> None:
@@ -72,6 +75,9 @@ class Speculation:
             await session.parts.run_response(
                 session, self.responder, ResponseOptions(), own_item=self.user.id
             )
+            self.answered = True
+            if self.adopted:
+                session.after_response(self.responder)
 
     def drop(self) -> None:
         """The user went on: nothing of this response is ever sent."""
@@ -92,3 +98,6 @@ class Speculation:
         self.responder.conversation = session.conversation
         session.response, session.response_task = self.responder, self.task
         self.held.release(session.emit)
+        self.adopted = True
+        if self.answered:
+            session.after_response(self.responder)
