@@ -180,11 +180,14 @@ def upstream_session() -> Iterator[ChatStandIn]:
 
 @pytest.fixture
 def upstream(upstream_session: ChatStandIn) -> Iterator[ChatStandIn]:
-    """The stand-in, with no planned replies and no requests recorded before the test."""
+    """The stand-in, with no planned replies, no default one and no requests recorded before
+    the test."""
     upstream_session.replies.clear()
     upstream_session.requests.clear()
+    upstream_session.default = None
     yield upstream_session
     upstream_session.replies.clear()
+    upstream_session.default = None
 
 
 @pytest.fixture(scope="session")
