@@ -94,7 +94,7 @@ def test_a_session_beyond_the_limit_is_refused_before_it_starts(limited: TestSer
 def test_every_turn_s_answer_time_is_measured(limited: TestServer, stand_in: ChatStandIn) -> None:
     capacity = limited.services.realtime.parts.capacity
     before = len(capacity._turns)
-    stand_in.plan(Reply(content=word_pieces("It is sunny today.")))
+    stand_in.plan(*[Reply(content=word_pieces("It is sunny today."))] * 2)  # and a speculation
     pcm = speech_pcm(limited, "What is the weather like in Paris today?")  # type: ignore[arg-type]
     with open_session(limited) as ws:
         json.loads(ws.recv(timeout=10))
