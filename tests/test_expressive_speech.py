@@ -34,7 +34,7 @@ class Measured:
 
 def measure(data: bytes) -> Measured:
     audio = decode(data, "wav")
-    samples = audio.samples.astype(np.float64) / 32768  # decode gives s16 values as floats
+    samples = audio.samples.astype(np.float64)  # in [-1, 1]
     pitch = parselmouth.Sound(samples, audio.sample_rate).to_pitch(
         pitch_floor=50.0, pitch_ceiling=400.0
     )

@@ -84,6 +84,7 @@ class FreeString(FreeText):
     """A bounded string from outside: ``FreeString(200)``."""
 
     impl = String
+    cache_ok = True
 
 
 class Base(DeclarativeBase):
