@@ -123,3 +123,14 @@ def send_pcm(ws: ClientConnection, pcm: bytes, chunk_ms: int = 100) -> None:
     for offset in range(0, len(pcm), step):
         send(ws, {"type": "input_audio_buffer.append",
                   "audio": base64.b64encode(pcm[offset : offset + step]).decode()})  # fmt: skip
+
+
+def sessions_closed(server: ServerProcess, timeout: float = 5.0) -> None:
+    """Wait until the server has ended every realtime session (a client's close reaches it a
+    moment after the client has closed), so the next one is not refused for a limit."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if httpx.get(f"{server.base_url}/ready", timeout=5).json()["realtime"]["sessions"] == 0:
+            return
+        time.sleep(0.02)
+    raise AssertionError("the server still holds realtime sessions")

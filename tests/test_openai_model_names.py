@@ -17,6 +17,7 @@ from openai.types.audio_model import AudioModel
 from openai.types.realtime.audio_transcription import AudioTranscription
 from openai.types.realtime.realtime_session_create_request import RealtimeSessionCreateRequest
 from openai.types.shared.chat_model import ChatModel
+from realtime_helpers import sessions_closed
 
 AUDIO_WORDS = re.compile(r"audio|realtime|tts|transcribe|whisper")
 
@@ -81,7 +82,9 @@ def test_realtime_model_names_open_conversations(chat_server: ServerProcess) -> 
             created = connection.recv()
             assert created.type == "session.created", created
             assert created.session.type == "realtime" and created.session.model == name
+        sessions_closed(chat_server)  # within the key's four sessions
     for name in ("gpt-realtime-whisper", "gpt-live-transcribe"):
         with client.realtime.connect(model=name) as connection:
             created = connection.recv()
             assert created.type == "session.created" and created.session.type == "transcription"
+        sessions_closed(chat_server)

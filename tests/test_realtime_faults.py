@@ -7,6 +7,7 @@ as the exception's own text, and the same session then answers a normal turn."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -111,5 +112,11 @@ def test_a_failing_response_ends_failed_and_the_session_goes_on(
 
 
 def test_no_session_is_left_behind(served: Any) -> None:
+    """Every session above has ended on the server too (its socket's close reaches the
+    server a moment after the client's)."""
     server, _faults = served
+    deadline = time.monotonic() + 5
+    while server.services.realtime.sessions and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not server.services.realtime.sessions
     assert sum(server.services.realtime.open_sessions.values()) == 0
