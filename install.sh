@@ -10,7 +10,8 @@ cd "$(dirname "$0")"
 PYTHON=${PYTHON:-$(command -v python || command -v python3)}
 TEST=false
 [[ "${1:-}" == "--test" ]] && TEST=true
-PLUGINS=(plugins/stepaudio-dialects plugins/stepaudio-espeak plugins/stepaudio-tools)
+PLUGINS=(plugins/stepaudio-dialects plugins/stepaudio-espeak plugins/stepaudio-tools
+         plugins/stepaudio-codec)
 PG_ROLE=stepaudio  # its password is the same; the tests create and drop their own databases
 
 apt_install() {  # apt_install PACKAGE...: the Debian packages, if root and apt are here
@@ -64,6 +65,13 @@ start_postgres() {  # for the tests: a running cluster with the role they use
 command -v espeak-ng >/dev/null || apt_install espeak-ng || true
 if $TEST && [[ -z "${STEPAUDIO_TEST_POSTGRES_URL:-}" ]]; then
     start_postgres
+fi
+
+# PyTorch, for the stepaudio-codec plugin (Step-Audio's codec). With none installed, a plain
+# "torch" requirement takes a CUDA build of several GB; TORCH_SPEC picks the build: the default
+# is the CPU build of 2.13.0 (on a GPU machine install your CUDA build first, or set TORCH_SPEC).
+if ! "$PYTHON" -c "import torch" 2>/dev/null; then
+    "$PYTHON" -m pip install -q "${TORCH_SPEC:-torch==2.13.0}"
 fi
 
 editable=(-e ".")

@@ -88,3 +88,34 @@ def plugins(as_json: bool) -> None:
 
 cli.add_command(keys)
 cli.add_command(voices)
+
+
+def _plugin_commands() -> None:
+    """Commands from plugins (``register_commands``); where the codec plugin is missing, its
+    commands say how to get it instead of 'No such command'."""
+    from stepaudio_api.plugins import get_plugin_manager
+
+    get_plugin_manager().call_each("register_commands", cli=cli)
+    for name, what in (("codec", "tokenize and detokenize"), ("dev", "developer tools")):
+        if name not in cli.commands:
+            cli.add_command(_missing_plugin_command(name, what))
+
+
+def _missing_plugin_command(name: str, what: str) -> click.Command:
+    @click.command(
+        name,
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+        help=f"{what.capitalize()} (from the stepaudio-codec plugin, not installed here).",
+    )
+    def missing() -> None:
+        click.echo(
+            f"stepaudio-api {name}: comes with the stepaudio-codec plugin (the project's gpu "
+            "extra); install it with: pip install -e plugins/stepaudio-codec",
+            err=True,
+        )
+        sys.exit(2)
+
+    return missing
+
+
+_plugin_commands()

@@ -32,6 +32,11 @@ def register_dialects(register: Any, settings: Any) -> None:
 
 
 @hookspec
+def register_commands(cli: Any) -> None:
+    """Add command-line commands: ``cli`` is the ``stepaudio-api`` click group."""
+
+
+@hookspec
 def startup(services: Any) -> Any:
     """Run once the engines are loaded, before the first request; may return an awaitable."""
 

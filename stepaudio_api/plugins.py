@@ -108,6 +108,15 @@ class Plugins:
                 self._failed(impl.plugin_name, hook_name, exc)
         return results
 
+    def call_each(self, hook_name: str, **kwargs: Any) -> None:
+        """Call a synchronous hook on every plugin; one that raises is reported and passed
+        over (the ``register_commands`` hook at the command line)."""
+        for impl in self._implementations(hook_name, kwargs):
+            try:
+                self._call(impl, hook_name, kwargs)
+            except Exception as exc:
+                self._failed(impl.plugin_name, hook_name, exc)
+
     def first(self, hook_name: str, **kwargs: Any) -> Any:
         """A firstresult hook, with a raising plugin reported and passed over."""
         for impl in self._implementations(hook_name, kwargs):

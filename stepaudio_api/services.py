@@ -23,6 +23,7 @@ from stepaudio_api.serving.voices import VoiceServing
 from stepaudio_api.settings import Settings
 from stepaudio_api.store.api_keys import ApiKeyStore, Caller
 from stepaudio_api.store.chat_audio import ChatAudioStore
+from stepaudio_api.store.codec_prompts import CodecPromptStore
 from stepaudio_api.store.database import Database, database_url
 from stepaudio_api.store.realtime_sessions import RealtimeSessionStore
 from stepaudio_api.store.usage import UsageLedger
@@ -83,7 +84,9 @@ class Services:
             writes=writes,
             speech=speech,
             transcription=TranscriptionServing(models),
-            voices=VoiceServing(settings, models, profiles, voice_packs),
+            voices=VoiceServing(
+                settings, models, profiles, voice_packs, CodecPromptStore(database)
+            ),
             chat=chat,
             realtime=RealtimeServing(settings, models, parts),
             sessions=sessions,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Literal
 
@@ -14,6 +15,7 @@ from stepaudio_api.audio.reference_clip import (
     prepare_reference_clip,
 )
 from stepaudio_api.engines.base import Recognizer, Synthesizer, TranscriptionOptions
+from stepaudio_api.engines.codec import Codec, CodecPrompt
 from stepaudio_api.errors import InvalidRequest, NotFound
 from stepaudio_api.extensions.voices import PackVoice, VoicePackRegistry
 from stepaudio_api.serving.hearing import hear
@@ -23,6 +25,7 @@ from stepaudio_api.serving.transcript_formats import full_text
 from stepaudio_api.serving.transcription import WHISPER_SAMPLE_RATE
 from stepaudio_api.serving.voice_checks import check_fields, check_size
 from stepaudio_api.settings import Settings
+from stepaudio_api.store.codec_prompts import CodecPromptStore
 from stepaudio_api.store.tables import VoiceProfile
 from stepaudio_api.store.voices import EDITABLE, VOICE_ID, VoiceProfileStore, name_taken
 
@@ -45,6 +48,9 @@ class VoiceListing:
     """For a voice from a voice pack: the plugin that registered it."""
 
 
+logger = logging.getLogger(__name__)
+
+
 def _not_found(voice_id: str) -> NotFound:
     return NotFound(f"No voice with id '{voice_id}'", param="voice_id", code="voice_not_found")
 
@@ -56,11 +62,13 @@ class VoiceServing:
         catalog: ModelCatalog,
         store: VoiceProfileStore,
         packs: VoicePackRegistry | None = None,
+        prompts: CodecPromptStore | None = None,
     ) -> None:
         self.settings = settings
         self.catalog = catalog
         self.store = store
         self.packs = packs or VoicePackRegistry()
+        self.prompts = prompts
 
     def builtin_voices(self) -> dict[str, VoiceListing]:
         """Each speech engine's own voices, then the OpenAI names that stand for them."""
@@ -175,7 +183,8 @@ class VoiceServing:
             if recognizer is not None:
                 fields["transcript"] = await self._recognize(recognizer, flac, fields["language"])
                 source = "recognized"
-        return await self.store.create(
+            prompts = await self._codec_prompts(clip, fields["transcript"])
+        profile = await self.store.create(
             **fields,
             transcript_source=source,
             audio=flac,
@@ -188,6 +197,34 @@ class VoiceServing:
             source_duration_seconds=round(clip.source_duration, 3),
             created_by=meter.caller.key_id if meter is not None else None,
         )
+        if self.prompts is not None:
+            for codec, prompt in prompts.items():
+                await self.prompts.put(profile.id, codec, prompt)
+        return profile
+
+    def _codecs(self) -> dict[str, Codec]:
+        registry = self.catalog.registry
+        return {
+            name: engine
+            for name, engine in registry.engines.items()
+            if isinstance(engine, Codec) and registry.is_ready(name)
+        }
+
+    async def _codec_prompts(self, clip: ReferenceClip, transcript: str) -> dict[str, CodecPrompt]:
+        """Each ready codec engine's cloning prompt of the clip (tokens, mel, speaker), made
+        once here so that speaking in the voice costs nothing more. A codec that fails is
+        logged and left out: the voice still works with every other engine."""
+        prompts: dict[str, CodecPrompt] = {}
+        if self.prompts is None:
+            return prompts
+        for name, codec in self._codecs().items():
+            try:
+                prompts[name] = await codec.prepare_prompt(
+                    clip.samples, clip.sample_rate, transcript
+                )
+            except Exception:
+                logger.exception("codec %s could not prepare the voice prompt", name)
+        return prompts
 
     def _recognizer(self) -> Recognizer:
         """The engine that writes transcripts: 503 while it loads, 400 where none is set up."""

@@ -172,6 +172,28 @@ class VoiceProfile(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
 
 
+class VoiceCodecPrompt(Base):
+    """A cloned voice as a codec engine's decoder clones it: the prompt clip's interleaved
+    audio-token ids, its log-mel and its speaker embedding, computed once at upload."""
+
+    __tablename__ = "voice_codec_prompts"
+
+    voice_id: Mapped[str] = mapped_column(
+        ForeignKey("voice_profiles.id", ondelete="CASCADE"), primary_key=True
+    )
+    codec: Mapped[str] = mapped_column(String(100), primary_key=True)
+    """The codec engine's name (``[engines.<name>]``): another codec has other weights."""
+    token_ids: Mapped[bytes] = mapped_column(LargeBinary)
+    """int32 little-endian LLM ids, 2 linguistic then 3 semantic per 120 ms."""
+    mel: Mapped[bytes] = mapped_column(LargeBinary)
+    """float32 little-endian, ``mel_frames`` x ``mel_bins``."""
+    mel_frames: Mapped[int] = mapped_column(Integer)
+    mel_bins: Mapped[int] = mapped_column(Integer)
+    speaker: Mapped[bytes] = mapped_column(LargeBinary)
+    """float32 little-endian speaker embedding (192 values for CAM++)."""
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
+
+
 class ChatAudioReply(Base):
     """A spoken chat reply a later turn may refer to by ``audio.id`` until it expires."""
 
