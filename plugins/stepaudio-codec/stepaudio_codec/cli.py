@@ -188,10 +188,17 @@ def dev() -> None:
 @click.argument("directory", type=click.Path(path_type=Path))
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--real", is_flag=True, help="The released sizes (GBs; for a GPU machine).")
-def tiny_checkpoints(directory: Path, seed: int, real: bool) -> None:
+@click.option("--only", default="tokenizer,tts,chat", show_default=True,
+              help="Which folders, comma-separated (Chat at --real is 260 GB).")  # fmt: skip
+def tiny_checkpoints(directory: Path, seed: int, real: bool, only: str) -> None:
     """Write Step-Audio-Tokenizer/, Step-Audio-TTS-3B/ and Step-Audio-Chat/ in the released
     layouts and formats, with random weights (tiny unless --real), seeded."""
     from stepaudio_codec.tiny import write_tiny_checkpoints
 
-    for folder in write_tiny_checkpoints(directory, seed=seed, real=real):
+    parts = tuple(p.strip() for p in only.split(",") if p.strip())
+    try:
+        folders = write_tiny_checkpoints(directory, seed=seed, real=real, only=parts)
+    except ValueError as exc:
+        _fail(str(exc))
+    for folder in folders:
         click.echo(str(folder))

@@ -21,9 +21,7 @@ from stepaudio_api.engines.codec import AUDIO_TOKEN_BASE, CodecPrompt
 from stepaudio_codec.decoder.cosyvoice_yaml import load_cosyvoice_yaml
 from stepaudio_codec.decoder.flow import FlowDecoder
 from stepaudio_codec.decoder.hift import HiftVocoder
-from stepaudio_codec.decoder.prompt_mel import prompt_mel
 from stepaudio_codec.decoder.speaker import SpeakerEmbedder
-from stepaudio_codec.decoder.yaml_specs import feat_extractor_of, hift_kwargs_of
 
 MEL_HOP = 256
 
@@ -46,13 +44,11 @@ class CosyVoiceDecoder:
         flow: FlowDecoder,
         vocoder: HiftVocoder,
         speaker: SpeakerEmbedder,
-        mel_options: dict,
         sample_rate: int,
     ) -> None:
         self.flow = flow
         self.vocoder = vocoder
         self.speaker = speaker
-        self.mel_options = mel_options
         self.sample_rate = sample_rate
 
     @classmethod
@@ -62,19 +58,20 @@ class CosyVoiceDecoder:
         config = load_cosyvoice_yaml(folder / "cosyvoice.yaml")
         flow = FlowDecoder.load(folder, device=device, dtype=dtype)
         # the released decoder runs HiFT in float32 whatever the flow's dtype
-        vocoder = HiftVocoder.load(folder / "hift.pt", hift_kwargs_of(config), device=device)
+        vocoder = HiftVocoder.load(folder / "hift.pt", config["hift"], device=device)
         speaker = SpeakerEmbedder.load(folder / "campplus.onnx")
-        return cls(flow, vocoder, speaker, feat_extractor_of(config), int(config["sample_rate"]))
+        return cls(flow, vocoder, speaker, int(config.get("sample_rate", 22050)))
 
     @property
     def device(self) -> torch.device:
         return next(self.flow.parameters()).device
 
+    @torch.inference_mode()
     def prompt_parts(
         self, audio16k: np.ndarray, audio22k: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """The mel (frames, 80) of the clip at 22.05 kHz and its speaker embedding (192,)."""
-        mel = prompt_mel(audio22k, **self.mel_options)[0].float().cpu().numpy()
+        mel = self.flow.prompt_mel(audio22k)[0].float().cpu().numpy()
         return mel, self.speaker.embed(audio16k)
 
     def _condition(
@@ -115,6 +112,7 @@ class CosyVoiceDecoder:
         )
         return mel[0].float()
 
+    @torch.inference_mode()
     def decode(
         self, ids: np.ndarray, prompt: CodecPrompt | None = None, seed: int = 0
     ) -> np.ndarray:
@@ -196,6 +194,7 @@ class DecodeStream:
         audio = torch.cat(pieces) if pieces else torch.zeros(0)
         return audio.float().cpu().numpy()
 
+    @torch.inference_mode()
     def feed(self, ids: list[int] | np.ndarray) -> np.ndarray:
         self._ids.extend(int(i) for i in ids)
         out = []
@@ -206,6 +205,7 @@ class DecodeStream:
             self._hop = self.shape.hop
         return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
 
+    @torch.inference_mode()
     def finish(self) -> np.ndarray:
         if len(self._ids) == self._start and self._tail is None:
             return self._audio(torch.zeros(80, 0), final=True)

@@ -35,17 +35,33 @@ def write_cosyvoice_folder(folder: Path, seed: int = 0, real: bool = False) -> P
     return folder
 
 
-def write_tiny_checkpoints(directory: Path, seed: int = 0, real: bool = False) -> list[Path]:
+PARTS = ("tokenizer", "tts", "chat")
+
+
+def write_tiny_checkpoints(
+    directory: Path, seed: int = 0, real: bool = False, only: tuple[str, ...] = PARTS
+) -> list[Path]:
     """Step-Audio-Tokenizer/, Step-Audio-TTS-3B/ (its LLM, CosyVoice-300M-25Hz/ and -Music/)
-    and Step-Audio-Chat/ under ``directory``; the same seed writes the same files."""
+    and Step-Audio-Chat/ under ``directory`` (or the parts named in ``only``); the same seed
+    writes the same files. At the real sizes Step-Audio-Chat is 260 GB of random weights:
+    leave it out unless that is what you want."""
     from stepaudio_codec.tiny.step1_llm import write_tiny_step1
 
+    unknown = set(only) - set(PARTS)
+    if unknown:
+        raise ValueError(f"unknown parts {sorted(unknown)}; the parts are {', '.join(PARTS)}")
     directory = Path(directory)
-    tokenizer = write_tokenizer_folder(directory / "Step-Audio-Tokenizer", seed, real)
-    tts = directory / "Step-Audio-TTS-3B"
-    write_tiny_step1(tts, "tts-3b", seed=seed, real=real)
-    write_cosyvoice_folder(tts / SPEAK_DIR, seed=seed, real=real)
-    write_cosyvoice_folder(tts / MUSIC_DIR, seed=seed + 100, real=real)
-    chat = directory / "Step-Audio-Chat"
-    write_tiny_step1(chat, "chat", seed=seed, real=real)
-    return [tokenizer, tts, chat]
+    written = []
+    if "tokenizer" in only:
+        written.append(write_tokenizer_folder(directory / "Step-Audio-Tokenizer", seed, real))
+    if "tts" in only:
+        tts = directory / "Step-Audio-TTS-3B"
+        write_tiny_step1(tts, "tts-3b", seed=seed, real=real)
+        write_cosyvoice_folder(tts / SPEAK_DIR, seed=seed, real=real)
+        write_cosyvoice_folder(tts / MUSIC_DIR, seed=seed + 100, real=real)
+        written.append(tts)
+    if "chat" in only:
+        chat = directory / "Step-Audio-Chat"
+        write_tiny_step1(chat, "chat", seed=seed, real=real)
+        written.append(chat)
+    return written
