@@ -53,7 +53,9 @@ async def run(repeats: int, seconds: float) -> None:
         engine.warm()
         ids = raw_tokenizer.tokenize(audio).ids
         duration = len(ids) / 5 * 0.12
-        figures: dict[str, list[float]] = {k: [] for k in ("tok_raw", "tok_eng", "dec_raw", "dec_eng")}
+        figures: dict[str, list[float]] = {
+            k: [] for k in ("tok_raw", "tok_eng", "dec_raw", "dec_eng")
+        }
         for _ in range(repeats):
             started = time.perf_counter()
             raw_tokenizer.tokenize(audio)
@@ -69,8 +71,13 @@ async def run(repeats: int, seconds: float) -> None:
             async for _chunk in engine.detokenize(ids.tolist()):
                 first = first or time.perf_counter() - started
             figures["dec_eng"].append(time.perf_counter() - started)
-        print(f"audio: {seconds:.1f} s in, {len(ids)} tokens, {duration:.2f} s out (tiny sizes, CPU)")
-        for name, raw, served in (("tokenize", "tok_raw", "tok_eng"), ("detokenize", "dec_raw", "dec_eng")):
+        print(
+            f"audio: {seconds:.1f} s in, {len(ids)} tokens, {duration:.2f} s out (tiny sizes, CPU)"
+        )
+        for name, raw, served in (
+            ("tokenize", "tok_raw", "tok_eng"),
+            ("detokenize", "dec_raw", "dec_eng"),
+        ):
             r, s = best(figures[raw]), best(figures[served])
             print(
                 f"{name:10s} raw RTF {r / seconds if name == 'tokenize' else r / duration:.3f}  "

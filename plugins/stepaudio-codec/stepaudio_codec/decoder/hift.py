@@ -176,7 +176,8 @@ class HiftVocoder(nn.Module):
         wav = self.istft(torch.exp(x[:, :bins]), torch.sin(x[:, bins:]))[0]
         return wav.clamp(-config.audio_limit, config.audio_limit)
 
-    def _check_mel(self, mel: Tensor) -> None:
+    def check_mel(self, mel: Tensor) -> None:
+        """Reject anything but one utterance of in_channels mel bins: [1, C, frames]."""
         if mel.dim() != 3 or mel.shape[0] != 1 or mel.shape[1] != self.config.in_channels:
             raise ValueError(
                 f"mel must be [1, {self.config.in_channels}, frames], got {list(mel.shape)}"
@@ -190,7 +191,7 @@ class HiftVocoder(nn.Module):
         `generator`, so the same generator state gives the same audio, and a stream started
         from the same state gives the same samples.
         """
-        self._check_mel(mel)
+        self.check_mel(mel)
         seed = seed_from(generator)
         if mel.shape[2] == 0:
             return torch.zeros(0, device=self.device)

@@ -114,12 +114,17 @@ class VocoderStream:
         """Mel frames received but not yet returned once the stream runs steadily."""
         return self.lookahead_frames + self.crossfade_frames
 
+    @property
+    def buffered_frames(self) -> int:
+        """Mel frames held for context (bounded: older ones are dropped as the stream runs)."""
+        return self._mel.shape[2]
+
     @torch.inference_mode()
     def feed(self, mel_chunk: Tensor) -> Tensor:
         """Append mel frames [1, 80, f]; return the samples that became ready (maybe none)."""
         if self._finished:
             raise RuntimeError("the stream is finished")
-        self._vocoder._check_mel(mel_chunk)
+        self._vocoder.check_mel(mel_chunk)
         chunk = mel_chunk.to(self._vocoder.device, torch.float32)
         self._mel = torch.cat([self._mel, chunk], dim=2)
         self._frames += chunk.shape[2]

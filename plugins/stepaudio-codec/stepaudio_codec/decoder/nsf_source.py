@@ -97,6 +97,7 @@ class HarmonicSource(nn.Module):
         multiples = torch.arange(1, self.channels + 1, dtype=torch.float64, device=f0.device)
         return f0.to(torch.float64)[:, None] * multiples[None, :] / self.sampling_rate
 
+    @torch.inference_mode()
     def forward(
         self, f0: Tensor, first_frame: int, start_cycles: Tensor, seed: int
     ) -> tuple[Tensor, Tensor]:

@@ -25,15 +25,17 @@ from stepaudio_codec.decoder.hift_layout import released_layout, to_released
 MANIFEST = Path(__file__).resolve().parent.parent / "manifests" / "hift.json"
 
 MANIFEST_SOURCE = (
-    "Derived from Step-Audio's cosyvoice/hifigan/generator.py (HiFTGenerator, ResBlock with Snake, "
-    "SourceModuleHnNSF), f0_predictor.py (ConvRNNF0Predictor) and cosyvoice/cli/model.py (strict "
-    "load_state_dict of hift.pt), with the hift kwargs of CosyVoice's "
-    "examples/libritts/cosyvoice/conf/cosyvoice.yaml (CosyVoice-300M). Certain: the names and shapes "
-    "follow from those sources; weight-normed convs are stored as weight_g [dim0,1,1] / weight_v "
-    "because Step-Audio builds them with the legacy torch.nn.utils.weight_norm and loads strictly; "
-    "Snake alpha is [channels]; source_downs, m_source.l_linear and f0_predictor.classifier are "
-    "plain. Inferred, not checked against the released file: that the hift section of "
-    "Step-Audio-TTS-3B/CosyVoice-300M-25Hz/cosyvoice.yaml (and -Music) equals CosyVoice-300M's."
+    "Names and shapes of Step-Audio-TTS-3B/CosyVoice-300M-25Hz/hift.pt (and -Music/hift.pt), "
+    "from our HiftVocoder built on the meta device with the hift kwargs of CosyVoice's "
+    "examples/libritts/cosyvoice/conf/cosyvoice.yaml (CosyVoice-300M). CERTAIN: the module tree, "
+    "read from Step-Audio's cosyvoice/hifigan/generator.py (HiFTGenerator, Snake ResBlock, "
+    "SourceModuleHnNSF) and f0_predictor.py (ConvRNNF0Predictor); weight-normed convs are stored "
+    "as weight_g [dim0,1,1] / weight_v since Step-Audio wraps them in the legacy "
+    "torch.nn.utils.weight_norm and cosyvoice/cli/model.py loads hift.pt strictly; Snake alpha is "
+    "[channels]; source_downs, m_source.l_linear and f0_predictor.classifier are plain. "
+    "Cross-checked once against Step-Audio's own HiFTGenerator built on the meta device: the same "
+    "227 names and shapes. INFERRED (not checked against the released file): that the hift "
+    "section of the released -25Hz and -Music cosyvoice.yaml equals CosyVoice-300M's."
 )
 
 
@@ -65,12 +67,12 @@ def write_tiny_hift(path: Path, kwargs: dict[str, Any], seed: int = 0) -> Path:
 
 
 def _random_value(name: str, param: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Fan-in scaled normal weights; F0 around 60 Hz, partly unvoiced; a moderate output."""
+    """Fan-in scaled normal weights; F0 around 40 Hz, partly unvoiced; a moderate output."""
     shape = param.shape
     if name.endswith("alpha"):
         return 1.0 + 0.2 * torch.rand(shape, generator=generator)
     if name == "f0_predictor.classifier.bias":
-        return torch.full(shape, 60.0)
+        return torch.full(shape, 40.0)
     if name.endswith("bias"):
         value = 0.05 * torch.randn(shape, generator=generator)
         if name == "conv_post.bias":

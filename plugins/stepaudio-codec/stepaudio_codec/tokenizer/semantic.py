@@ -66,7 +66,6 @@ class _ReleasedGraph:
         self.path = path
         self.initializers = {tensor.name: tensor for tensor in model.graph.initializer}
         self.nodes = {node.name: node for node in model.graph.node}
-        self.input_names = [value.name for value in model.graph.input]
         if not self.nodes or not self.initializers:
             raise CheckpointError(path, "the ONNX graph has no nodes or no weights", EXPECTED)
 
