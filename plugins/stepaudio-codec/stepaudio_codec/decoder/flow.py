@@ -23,7 +23,7 @@ from stepaudio_codec.decoder import cosyvoice_yaml as cy
 from stepaudio_codec.decoder.conformer import ConformerConfig, ConformerEncoder
 from stepaudio_codec.decoder.flow_estimator import ConditionalDecoder, EstimatorConfig
 from stepaudio_codec.decoder.prompt_mel import MelSettings
-from stepaudio_codec.errors import CheckpointError
+from stepaudio_codec.errors import CheckpointError, check_tensor_layout
 
 YAML_NAME = "cosyvoice.yaml"
 WEIGHTS_NAME = "flow.pt"
@@ -373,23 +373,9 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
 def _check_state(
     path: Path, expected: Mapping[str, torch.Tensor], found: Mapping[str, torch.Tensor]
 ) -> None:
-    """Raises CheckpointError listing missing / unexpected names and the first wrong shape."""
-    problems = []
-    missing = [name for name in expected if name not in found]
-    unexpected = [name for name in found if name not in expected]
-    if missing:
-        problems.append(f"{len(missing)} missing tensors (first: {', '.join(missing[:3])})")
-    if unexpected:
-        problems.append(
-            f"{len(unexpected)} unexpected tensors (first: {', '.join(unexpected[:3])})"
-        )
-    for name, tensor in expected.items():
-        if name in found and tuple(found[name].shape) != tuple(tensor.shape):
-            problems.append(
-                f"tensor {name} has shape {list(found[name].shape)}, expected {list(tensor.shape)}"
-            )
-            break
-    if problems:
-        raise CheckpointError(
-            path, "; ".join(problems), "the layout cosyvoice.yaml's flow section describes"
-        )
+    check_tensor_layout(
+        path,
+        {name: tuple(t.shape) for name, t in expected.items()},
+        {name: tuple(t.shape) for name, t in found.items()},
+        "the layout cosyvoice.yaml's flow section describes",
+    )

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from stepaudio_codec.decoder.hift_blocks import WEIGHT_NORMED
-from stepaudio_codec.errors import CheckpointError
+from stepaudio_codec.errors import CheckpointError, check_tensor_layout
 
 HIFT_FORMAT = "a torch.save state dict of CosyVoice's HiFTGenerator (weight_g/weight_v convs)"
 
@@ -85,24 +85,13 @@ def read_state_dict(path: Path) -> dict[str, Tensor]:
 
 
 def check_layout(path: Path, state: Mapping[str, Tensor], expected: Mapping[str, tuple]) -> None:
-    """Raise CheckpointError listing missing/unexpected names, or the first wrong shape."""
-    missing = [name for name in expected if name not in state]
-    unexpected = [name for name in state if name not in expected]
-    problems = []
-    if missing:
-        problems.append(f"{len(missing)} missing tensors ({', '.join(missing[:4])}...)")
-    if unexpected:
-        problems.append(f"{len(unexpected)} unexpected tensors ({', '.join(unexpected[:4])}...)")
-    if problems:
-        raise CheckpointError(
-            path, "; ".join(problems), f"{len(expected)} tensors of {HIFT_FORMAT}"
-        )
-    for name, shape in expected.items():
-        found = tuple(state[name].shape)
-        if found != tuple(shape):
-            raise CheckpointError(
-                path, f"tensor {name} has shape {list(found)}", f"shape {list(shape)}"
-            )
+    """Raise CheckpointError listing missing/unexpected names and the first wrong shape."""
+    check_tensor_layout(
+        path,
+        expected,
+        {name: tuple(t.shape) for name, t in state.items()},
+        f"{len(expected)} tensors of {HIFT_FORMAT}",
+    )
 
 
 def fold_weight_norm(state: Mapping[str, Tensor]) -> dict[str, Tensor]:

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import yaml
 
-from stepaudio_codec.errors import CheckpointError
+from stepaudio_codec.errors import CheckpointError, check_tensor_layout
 from stepaudio_codec.folders import PARAFORMER_DIR
 from stepaudio_codec.tokenizer.paraformer_frontend import (
     FrontendConfig,
@@ -81,22 +81,12 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
 def _check_tensors(
     path: Path, expected: dict[str, torch.Size], found: dict[str, torch.Tensor]
 ) -> None:
-    """All the problems at once: missing names, unexpected names, the first wrong shape."""
-    problems = []
-    missing = [name for name in expected if name not in found]
-    unexpected = [name for name in found if name not in expected]
-    if missing:
-        problems.append(f"{len(missing)} missing tensors ({', '.join(missing[:3])}, ...)")
-    if unexpected:
-        problems.append(f"{len(unexpected)} unexpected tensors ({', '.join(unexpected[:3])}, ...)")
-    for name, shape in expected.items():
-        if name in found and found[name].shape != shape:
-            problems.append(f"{name} has shape {list(found[name].shape)}, expected {list(shape)}")
-            break
-    if problems:
-        raise CheckpointError(
-            path, "; ".join(problems), "the encoder of config.yaml's encoder_conf"
-        )
+    check_tensor_layout(
+        path,
+        {name: tuple(shape) for name, shape in expected.items()},
+        {name: tuple(t.shape) for name, t in found.items()},
+        "the encoder of config.yaml's encoder_conf",
+    )
 
 
 def load_encoder(
