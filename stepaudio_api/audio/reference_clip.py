@@ -15,6 +15,7 @@ from faster_whisper.vad import VadOptions, get_speech_timestamps
 from stepaudio_api.audio.decode import AudioDecodeError, _declared_duration, decode_audio
 from stepaudio_api.audio.encode import DEFAULT_OUTPUT_RATE
 from stepaudio_api.audio.frames import mono_float_frame
+from stepaudio_api.audio.resample import resample
 from stepaudio_api.errors import InvalidRequest
 
 VAD_RATE = 16000  # the silero VAD that faster-whisper bundles works at 16 kHz
@@ -58,17 +59,9 @@ def _probe(source: bytes | BinaryIO) -> tuple[float, int]:
             source.seek(0)
 
 
-def _resample(samples: np.ndarray, rate: int, to_rate: int) -> np.ndarray:
-    if rate == to_rate:
-        return samples
-    resampler = av.AudioResampler(format="flt", layout="mono", rate=to_rate)
-    frames = resampler.resample(mono_float_frame(samples, rate, 0)) + resampler.resample(None)
-    return np.concatenate([f.to_ndarray().reshape(-1) for f in frames])
-
-
 def _speech_segments(samples: np.ndarray, rate: int) -> list[tuple[int, int]]:
     """Speech as (start, end) sample indices at ``rate``."""
-    audio = _resample(samples, rate, VAD_RATE)
+    audio = resample(samples, rate, VAD_RATE)
     peak = float(np.max(np.abs(audio)))
     if peak > 0:
         # silero is level-sensitive and misses quiet but clean recordings; scale to a fixed peak

@@ -8,6 +8,15 @@ import numpy as np
 from stepaudio_api.audio.frames import mono_float_frame
 
 
+def resample(samples: np.ndarray, rate: int, to_rate: int) -> np.ndarray:
+    """A whole clip, mono float32, from ``rate`` to ``to_rate`` (unchanged when equal)."""
+    if rate == to_rate:
+        return samples
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=to_rate)
+    frames = resampler.resample(mono_float_frame(samples, rate, 0)) + resampler.resample(None)
+    return np.concatenate([f.to_ndarray().reshape(-1) for f in frames])
+
+
 class StreamResampler:
     """Mono float32 at ``input_rate`` in, mono float32 at ``output_rate`` out, chunk by chunk."""
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from stepaudio_api.audio.resample import StreamResampler
+from stepaudio_api.audio.resample import resample
 from stepaudio_api.engines.base import EngineNotConfigured, PcmChunk
 from stepaudio_api.engines.codec import (
     AudioTokens,
@@ -26,11 +26,6 @@ from stepaudio_api.engines.codec import (
 logger = logging.getLogger(__name__)
 
 DTYPES = ("float32", "bfloat16", "float16")
-
-
-def resample(samples: np.ndarray, rate: int, to_rate: int) -> np.ndarray:
-    resampler = StreamResampler(rate, to_rate)
-    return np.concatenate([resampler.feed(np.asarray(samples, np.float32)), resampler.flush()])
 
 
 class StepAudioCodec(Codec):

@@ -23,8 +23,6 @@ from stepaudio_codec.decoder.flow import FlowDecoder
 from stepaudio_codec.decoder.hift import HiftVocoder
 from stepaudio_codec.decoder.speaker import SpeakerEmbedder
 
-MEL_HOP = 256
-
 
 @dataclass(frozen=True, slots=True)
 class StreamShape:
