@@ -70,3 +70,33 @@ def test_misspelt_hook_is_caught() -> None:
 def test_only_limits_which_plugins_load() -> None:
     pm = get_plugin_manager(only=[])
     assert pm.hook.register_engines.get_hookimpls() == []
+
+
+def test_hook_register_commands() -> None:
+    import click
+    from click.testing import CliRunner
+
+    from stepaudio_api.cli import cli
+
+    class Plugin:
+        @hookimpl
+        def register_commands(self, cli):  # type: ignore[no-untyped-def]
+            @cli.command()
+            @click.argument("name")
+            def greet(name: str) -> None:
+                click.echo(f"hello {name}")
+
+    class Broken:
+        @hookimpl
+        def register_commands(self, cli):  # type: ignore[no-untyped-def]
+            raise RuntimeError("no commands today")
+
+    group = click.Group("stepaudio-api")
+    pm = get_plugin_manager(only=[], extra={"greeter": Plugin(), "broken": Broken()})
+    pm.call_each("register_commands", cli=group)
+    result = CliRunner().invoke(group, ["greet", "world"])
+    assert result.exit_code == 0 and result.output == "hello world\n"
+    assert "no commands today" in " ".join(pm.info["broken"].errors)
+    # the installed codec plugin's commands are on the real command line, not the stand-ins
+    assert "dual-codebook tokens" in (cli.commands["codec"].help or "")
+    assert "not installed" not in (cli.commands["dev"].help or "")
