@@ -11,7 +11,7 @@ PYTHON=${PYTHON:-$(command -v python || command -v python3)}
 TEST=false
 [[ "${1:-}" == "--test" ]] && TEST=true
 PLUGINS=(plugins/stepaudio-dialects plugins/stepaudio-espeak plugins/stepaudio-tools
-         plugins/stepaudio-codec)
+         plugins/stepaudio-codec plugins/stepaudio-sglang)
 PG_ROLE=stepaudio  # its password is the same; the tests create and drop their own databases
 
 apt_install() {  # apt_install PACKAGE...: the Debian packages, if root and apt are here
@@ -77,6 +77,11 @@ fi
 editable=(-e ".")
 $TEST && editable=(-e ".[test]")
 for plugin in "${PLUGINS[@]}"; do
+    # stepaudio-sglang's test extra: Triton (its kernel checked on CPU in Triton's
+    # interpreter) and the stand-in SGLang server's HTTP side
+    if $TEST && [[ "$plugin" == plugins/stepaudio-sglang ]]; then
+        plugin="$plugin[test]"
+    fi
     editable+=(-e "$plugin")
 done
 "$PYTHON" -m pip install -q "${editable[@]}"
