@@ -64,7 +64,8 @@ class Services:
         metrics = Metrics()
         metrics.watch_engines(engines.pool_figures)
         profiles = VoiceProfileStore(database)
-        speech = SpeechServing(settings, models, profiles, dialects, voice_packs)
+        codec_prompts = CodecPromptStore(database)
+        speech = SpeechServing(settings, models, profiles, dialects, voice_packs, codec_prompts)
         chat = ChatServing(settings, models, speech, tools, ChatAudioStore(database))
         writes = BackgroundWrites()
         sessions = RealtimeSessionStore(database)
@@ -84,9 +85,7 @@ class Services:
             writes=writes,
             speech=speech,
             transcription=TranscriptionServing(models),
-            voices=VoiceServing(
-                settings, models, profiles, voice_packs, CodecPromptStore(database)
-            ),
+            voices=VoiceServing(settings, models, profiles, voice_packs, codec_prompts),
             chat=chat,
             realtime=RealtimeServing(settings, models, parts),
             sessions=sessions,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -13,6 +13,7 @@ import numpy as np
 from stepaudio_api.engines.worker_pool import WorkerPool
 
 if TYPE_CHECKING:
+    from stepaudio_api.engines.codec import CodecPrompt
     from stepaudio_api.serving.speech_style import SpeechStyle
 
 
@@ -43,6 +44,9 @@ class VoiceReference:
     samples: np.ndarray  # mono float32
     sample_rate: int
     transcript: str
+    codec_prompts: Mapping[str, CodecPrompt] = field(default_factory=dict)
+    """The voice's cloning prompts computed at upload, by codec engine name (an engine that
+    decodes through a codec reads its own and need not tokenize the clip again)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +120,11 @@ class Engine(ABC):
         self.name = name
         self.options = options
         self.pool = pool
+
+    def bind(self, engines: Mapping[str, Engine]) -> None:  # noqa: B027 - optional hook
+        """See the other configured engines before loading (an engine that speaks through
+        a codec engine finds it here by the name its options give); raise ValueError to
+        mark this engine unavailable with the reason."""
 
     @abstractmethod
     def load(self) -> None:

@@ -41,6 +41,10 @@ class ChatEngine(Engine, ChatModel):
 
     context_tokens: int = 8192
     """The upstream's context window: longer conversations are trimmed to fit."""
+    hears_audio: bool = False
+    """True for a model that listens itself (Step-Audio-Chat reads codec tokens): serving
+    then hands it each ``input_audio`` part as ``{"samples": 16 kHz float32, "sample_rate":
+    16000, "transcript": None}`` instead of a transcript."""
 
     def describe(self) -> dict[str, Any]:
         return {

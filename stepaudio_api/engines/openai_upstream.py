@@ -127,7 +127,7 @@ class OpenAIUpstream(ChatModel):
         except (_EndedEarly, httpx.RemoteProtocolError, httpx.ReadError) as exc:
             self.breaker.failed()
             raise UpstreamError(
-                f"{self.who} closed the stream before [DONE] ({_describe(exc)})"
+                f"{self.who} closed the stream before [DONE] ({describe_error(exc)})"
             ) from exc
         except _BadEvent as exc:
             self.breaker.failed()
@@ -204,13 +204,13 @@ class OpenAIUpstream(ChatModel):
             ) from None
         except httpx.TimeoutException as exc:
             raise _Failure(
-                UpstreamTimeout(f"{self.who} did not answer in time ({_describe(exc)})"),
+                UpstreamTimeout(f"{self.who} did not answer in time ({describe_error(exc)})"),
                 retryable=isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout),
             ) from exc
         except httpx.ConnectError as exc:
             raise _Failure(
                 UpstreamUnavailable(
-                    f"{self.who} could not be reached ({_describe(exc)})",
+                    f"{self.who} could not be reached ({describe_error(exc)})",
                     retry_after=max(1, math.ceil(self.settings.backoff_seconds)),
                 ),
                 retryable=True,
@@ -221,7 +221,7 @@ class OpenAIUpstream(ChatModel):
             raise _Failure(
                 UpstreamError(
                     f"{self.who} closed the stream before [DONE], before any answer "
-                    f"({_describe(exc)})"
+                    f"({describe_error(exc)})"
                 ),
                 retryable=True,
             ) from exc
@@ -229,7 +229,7 @@ class OpenAIUpstream(ChatModel):
     def _status_failure(self, response: httpx.Response) -> _Failure:
         status = response.status_code
         said = _error_message(response)
-        retry_after = _retry_after(response.headers.get("Retry-After"))
+        retry_after = retry_after_seconds(response.headers.get("Retry-After"))
         if status in _CLIENT_MISTAKES:
             upstream_error = _error_object(response)
             return _Failure(
@@ -306,7 +306,7 @@ def _error_message(response: httpx.Response) -> str:
     return text[:300] if text else response.reason_phrase or "no message"
 
 
-def _retry_after(value: str | None) -> float | None:
+def retry_after_seconds(value: str | None) -> float | None:
     if not value:
         return None
     try:
@@ -319,5 +319,5 @@ def _retry_after(value: str | None) -> float | None:
         return None
 
 
-def _describe(exc: BaseException) -> str:
+def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

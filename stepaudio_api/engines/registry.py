@@ -37,6 +37,13 @@ class EngineRegistry:
             options = {k: v for k, v in options.items() if k != "type"}
             self.engines[name] = engine_class(name, options, self.pool)
             self.state[name] = "loading"
+        for name, engine in list(self.engines.items()):
+            try:
+                engine.bind(self.engines)
+            except ValueError as exc:
+                self.state[name] = f"unavailable: {exc}"
+                logger.warning("engine %s %s", name, self.state[name])
+                del self.engines[name]
 
     def unavailable(self) -> dict[str, str]:
         """Configured engines that no loaded plugin provides, with the reason."""

@@ -132,9 +132,11 @@ class ChatServing:
         if job.meter is not None:
             await job.meter.admit(job.model.id, audio_seconds=seconds)
             job.meter.measured.audio_seconds_in = seconds
-        await self.preparer.transcribe(clips)
+        hears = job.engine.hears_audio
+        if not hears:
+            await self.preparer.transcribe(clips)
         prepared = await self.preparer.prepare(
-            job.request.messages, job.raw["messages"], clips, job.caller.key_id
+            job.request.messages, job.raw["messages"], clips, job.caller.key_id, keep_audio=hears
         )
         prepared.audio_seconds_in = seconds
         tools = job.client_tools + [t.openai_schema() for t in job.policy.server_tools.values()]

@@ -26,16 +26,25 @@ def estimate_tokens(text: str) -> int:
 
 def message_tokens(message: dict[str, Any]) -> int:
     content = message.get("content")
+    audio_tokens = 0
     if isinstance(content, list):
         text = " ".join(str(p.get("text", "")) if isinstance(p, dict) else "" for p in content)
+        heard = [
+            p["input_audio"]
+            for p in content
+            if isinstance(p, dict) and "samples" in (p.get("input_audio") or {})
+        ]
+        # audio a model hears itself: its codec tokens, 125 / 3 a second (Step-Audio's)
+        audio_tokens = sum(math.ceil(len(a["samples"]) / a["sample_rate"] * 125 / 3) for a in heard)
         # an image or file part: its size is unknown here; count it as a small one
-        text += " " * 340 * sum(1 for p in content if isinstance(p, dict) and "text" not in p)
+        others = sum(1 for p in content if isinstance(p, dict) and "text" not in p) - len(heard)
+        text += " " * 340 * others
     else:
         text = content or ""
     calls = message.get("tool_calls")
     if calls:
         text += json.dumps(calls)
-    return MESSAGE_OVERHEAD_TOKENS + estimate_tokens(text)
+    return MESSAGE_OVERHEAD_TOKENS + estimate_tokens(text) + audio_tokens
 
 
 def _turns(

@@ -143,9 +143,17 @@ class ConversationPreparer:
 
     async def prepare(
         self, messages: list[Message], raw: list[dict[str, Any]], clips: list[_Clip],
-        key_id: str | None,
+        key_id: str | None, keep_audio: bool = False,
     ) -> PreparedConversation:  # fmt: skip
-        heard = iter(clip.transcript or "" for clip in clips)
+        """The messages as the chat engine takes them; ``keep_audio`` leaves each input
+        audio part as its decoded samples (for an engine that hears audio)."""
+        heard = iter(
+            {"type": "input_audio", "input_audio": {"samples": clip.decoded.samples,
+             "sample_rate": WHISPER_SAMPLE_RATE, "transcript": clip.transcript}}
+            if keep_audio and clip.decoded is not None
+            else {"type": "text", "text": clip.transcript or ""}
+            for clip in clips
+        )  # fmt: skip
         audio_ids = [
             m.audio.id for m in messages if isinstance(m, AssistantMessage) and m.audio is not None
         ]
@@ -185,7 +193,7 @@ class ConversationPreparer:
         parts: list[dict[str, Any]] = []
         for part, raw_part in zip(message.content, original["content"], strict=True):
             if isinstance(part, InputAudioPart):
-                parts.append({"type": "text", "text": next(heard)})
+                parts.append(next(heard))
             else:
                 parts.append(raw_part)
         if all(p.get("type") == "text" for p in parts):

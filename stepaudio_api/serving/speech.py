@@ -13,6 +13,7 @@ import numpy as np
 from stepaudio_api.audio.encode import AUDIO_FORMATS, DEFAULT_OUTPUT_RATE, AudioEncoder
 from stepaudio_api.audio.reference_clip import load_flac
 from stepaudio_api.engines.base import SynthesisOptions, Synthesizer, VoiceReference
+from stepaudio_api.engines.codec import CodecPrompt
 from stepaudio_api.errors import InvalidRequest
 from stepaudio_api.extensions.dialects import DialectRegistry
 from stepaudio_api.extensions.voices import VoicePackRegistry
@@ -31,6 +32,7 @@ from stepaudio_api.serving.speech_routing import SpeechRoute, SpeechRouter
 from stepaudio_api.serving.speech_style import SpeechStyle, StyleResolver
 from stepaudio_api.serving.speech_text import speakable
 from stepaudio_api.settings import Settings
+from stepaudio_api.store.codec_prompts import CodecPromptStore
 from stepaudio_api.store.voices import VOICE_ID, VoiceProfileStore
 
 OUTPUT_TOKENS_PER_SECOND = 25
@@ -45,8 +47,10 @@ class SpeechServing:
         profiles: VoiceProfileStore,
         dialects: DialectRegistry | None = None,
         voice_packs: VoicePackRegistry | None = None,
+        codec_prompts: CodecPromptStore | None = None,
     ) -> None:
         self.settings = settings
+        self.codec_prompts = codec_prompts
         self.catalog = catalog
         self.profiles = profiles
         self.voice_packs = voice_packs if voice_packs is not None else VoicePackRegistry()
@@ -112,7 +116,13 @@ class SpeechServing:
                 code="voice_cloning_unsupported",
             )
         samples, rate = await engine.pool.run(load_flac, profile.audio)
-        return profile.id, VoiceReference(samples, rate, profile.transcript)
+        prompts: dict[str, CodecPrompt] = {}
+        if self.codec_prompts is not None:
+            for codec in await self.codec_prompts.codecs(profile.id):
+                prompt = await self.codec_prompts.get(profile.id, codec, profile.transcript)
+                if prompt is not None:
+                    prompts[codec] = prompt
+        return profile.id, VoiceReference(samples, rate, profile.transcript, prompts)
 
     def route_voice(self, model_name: str, voice_name: str, style: SpeechStyle) -> SpeechRoute:
         """The model, engine and voice that speak ``voice_name`` in ``style``: a dialect the

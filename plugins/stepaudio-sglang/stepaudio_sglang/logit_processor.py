@@ -17,6 +17,9 @@ import torch
 
 from stepaudio_sglang.repetition import WINDOW, banned_id
 
+AUDIO_IDS = range(65536, 65536 + 5120)  # <audio_0> .. <audio_5119>
+EOT_ID = 3
+
 try:  # where SGLang runs, the processor is one of its own kind
     from sglang.srt.sampling.custom_logit_processor import (  # type: ignore[import-not-found]
         CustomLogitProcessor as _Base,
@@ -31,13 +34,22 @@ except ImportError:  # the API's environment and the stand-in: the same interfac
 
 
 class Step1RepetitionBan(_Base):
-    """Bans, per request, the last id when it repeats within the last 10 (prompt included)."""
+    """Bans, per request, the last id when it repeats within the last 10 (prompt included).
+    With ``custom_params {"audio_only": true}`` only audio ids and ``<|EOT|>`` may come next
+    (what the TTS model is trained to write; a stray text id would not decode)."""
 
     def __call__(
         self, logits: torch.Tensor, custom_param_list: list[dict[str, Any]] | None = None
     ) -> torch.Tensor:
         for row, params in enumerate(custom_param_list or []):
-            request = (params or {}).get("__req__")
+            params = params or {}
+            if params.get("audio_only"):
+                allowed = logits[row, AUDIO_IDS.start : AUDIO_IDS.stop].clone()
+                eot = logits[row, EOT_ID].clone()
+                logits[row] = float("-inf")
+                logits[row, AUDIO_IDS.start : AUDIO_IDS.stop] = allowed
+                logits[row, EOT_ID] = eot
+            request = params.get("__req__")
             if request is None:
                 continue
             output = list(request.output_ids)
