@@ -93,15 +93,22 @@ async def _fastapi_http_error(request: Request, error: Exception) -> Response:
 class _AbortOnClose(StreamingResponse):
     """A stream that aborts its request when it ends unfinished (the client went away)."""
 
-    def __init__(self, content: AsyncIterator[bytes], state: RequestState, engine: Engine) -> None:
+    def __init__(
+        self,
+        content: AsyncIterator[bytes],
+        state: RequestState,
+        engine: Engine,
+        aborts: list[tuple[str, float]],
+    ) -> None:
         super().__init__(content, media_type="text/event-stream")
-        self._state, self._engine = state, engine
+        self._state, self._engine, self._aborts = state, engine, aborts
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         try:
             await super().__call__(scope, receive, send)
         finally:
             if self._state.job is not None and not self._state.finished:
+                self._aborts.append((self._state.rid, time.monotonic()))
                 self._engine.abort(self._state.rid)
 
 
@@ -122,6 +129,13 @@ class StandinServer:
         )
         self.manager = TokenizerManager(self.engine, self.tokenizer, config, options.random_seed)
         self.url = ""
+        self.received: list[dict[str, Any]] = []
+        """Every /generate body, as sent (what a test reads to see the prompt)."""
+        self.aborts: list[tuple[str, float]] = []
+        """(rid, time.monotonic()) of each /abort_request and each stream its client left."""
+        self.answers: list[dict[str, Any]] = []
+        """The last response of each /generate (its ``output_ids`` are all of them unless the
+        server streams incrementally)."""
         self.app = Starlette(
             routes=[
                 Route("/generate", self.generate, methods=["POST", "PUT"]),
@@ -150,12 +164,15 @@ class StandinServer:
             body = check_body(await self._json(request))
         except ValidationFailure as failure:
             return _error_response(str(failure), "Bad Request", 400)
+        self.received.append(body)
         state = RequestState()
         if body.get("stream") is True:
-            return _AbortOnClose(self._stream(body, state), state, self.engine)
+            return _AbortOnClose(self._stream(body, state), state, self.engine, self.aborts)
         answers = self.manager.generate(body, state, request.is_disconnected)
         try:
-            return JSONResponse(await anext(answers))
+            answer = await anext(answers)
+            self.answers.append(answer)
+            return JSONResponse(answer)
         except ValueError as error:
             return _value_error(error)
         except ServerError as error:
@@ -166,9 +183,12 @@ class StandinServer:
             await answers.aclose()
 
     async def _stream(self, body: dict[str, Any], state: RequestState) -> AsyncIterator[bytes]:
+        out = None
         try:
             async for out in self.manager.generate(body, state):
                 yield b"data: " + _dumps(out) + b"\n\n"
+            if out is not None:
+                self.answers.append(out)
         except ValueError as error:
             yield b"data: " + _dumps({"error": {"message": str(error)}}) + b"\n\n"
         yield b"data: [DONE]\n\n"
@@ -186,6 +206,7 @@ class StandinServer:
                 "Bad Request",
                 400,
             )
+        self.aborts.append((rid, time.monotonic()))
         if abort_all or (rid and self.engine.has(rid)):
             self.engine.abort(rid, abort_all)
         return Response(status_code=200)
