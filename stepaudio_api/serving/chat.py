@@ -128,11 +128,11 @@ class ChatServing:
         if job.audio is not None:  # a voice that cannot be spoken is refused first
             plan = await self._plan(job.voice, explicit_style(self.speech.styles, job.audio))
         clips = self.preparer.clips(job.request.messages)
-        seconds = await self.preparer.decode(clips)
+        hears = job.engine.hears_audio
+        seconds = await self.preparer.decode(clips, job.engine.pool if hears else None)
         if job.meter is not None:
             await job.meter.admit(job.model.id, audio_seconds=seconds)
             job.meter.measured.audio_seconds_in = seconds
-        hears = job.engine.hears_audio
         if not hears:
             await self.preparer.transcribe(clips)
         prepared = await self.preparer.prepare(

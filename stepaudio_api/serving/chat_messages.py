@@ -12,6 +12,7 @@ from typing import Any
 
 from stepaudio_api.audio.decode import AudioDecodeError, DecodedAudio, decode_audio
 from stepaudio_api.engines.base import Recognizer, TranscriptionOptions
+from stepaudio_api.engines.worker_pool import WorkerPool
 from stepaudio_api.errors import InvalidRequest
 from stepaudio_api.protocol.chat import (
     AssistantMessage,
@@ -103,11 +104,12 @@ class ConversationPreparer:
                         found.append(_Clip(where, part.input_audio.data))
         return found
 
-    async def decode(self, clips: list[_Clip]) -> float:
-        """Decode every clip not heard before; returns the seconds of all input audio."""
+    async def decode(self, clips: list[_Clip], pool: WorkerPool | None = None) -> float:
+        """Decode every clip not heard before (in ``pool``, else the recognizer's); returns
+        the seconds of all input audio."""
         if not clips:
             return 0.0
-        recognizer = self._recognizer()
+        pool = pool or self._recognizer().pool
         seconds = 0.0
         for clip in clips:
             try:
@@ -117,7 +119,7 @@ class ConversationPreparer:
                     f"{clip.where}.data is not valid base64", param=f"{clip.where}.data"
                 ) from None
             try:
-                clip.decoded = await recognizer.pool.run(decode_audio, audio, WHISPER_SAMPLE_RATE)
+                clip.decoded = await pool.run(decode_audio, audio, WHISPER_SAMPLE_RATE)
             except AudioDecodeError as exc:
                 raise AudioDecodeError(f"{clip.where}: {exc.message}", param=clip.where) from None
             seconds += clip.decoded.duration

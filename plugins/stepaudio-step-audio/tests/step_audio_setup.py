@@ -42,10 +42,12 @@ class StepAudioRoad:
     server: TestServer
     tts: StandinServer
     chat: StandinServer
+    chat_incremental: StandinServer
+    """A stand-in started with --incremental-streaming-output."""
     models: Path
 
 
-def engines_config(models: Path, tts_url: str, chat_url: str) -> str:
+def engines_config(models: Path, tts_url: str, chat_url: str, incremental_url: str) -> str:
     tts = models / "Step-Audio-TTS-3B"
     common = f'model_dir = "{tts}"\ncodec = "codec"\nspeakers_dir = "{models / "speakers"}"\n'
     return f"""
@@ -76,6 +78,17 @@ model_dir = "{models / "Step-Audio-Chat"}"
 codec = "codec"
 max_new_tokens = 40
 
+[engines.chat-incremental]
+type = "step-audio-chat"
+base_url = "{incremental_url}"
+model_dir = "{models / "Step-Audio-Chat"}"
+codec = "codec"
+max_new_tokens = 40
+
+[[models]]
+id = "step-audio-chat-incremental"
+engine = "chat-incremental"
+
 [[models]]
 id = "step-audio-tts"
 engine = "tts"
@@ -97,20 +110,23 @@ aliases = ["gpt-4o-audio-preview"]
 
 
 @contextmanager
-def step_audio_road(directory: Path, incremental: bool = False) -> Iterator[StepAudioRoad]:
+def step_audio_road(directory: Path) -> Iterator[StepAudioRoad]:
     models = write_models(directory / "models")
-    options: dict[str, Any] = {"skip_tokenizer_init": True, "random_seed": 7,
-                               "incremental_streaming_output": incremental}  # fmt: skip
+    options: dict[str, Any] = {"skip_tokenizer_init": True, "random_seed": 7}
     tts = StandinServer(models / "Step-Audio-TTS-3B",
                         StandinOptions(enable_custom_logit_processor=True, **options))  # fmt: skip
     chat = StandinServer(models / "Step-Audio-Chat", StandinOptions(**options))
+    incremental = StandinServer(
+        models / "Step-Audio-Chat", StandinOptions(incremental_streaming_output=True, **options)
+    )
     with ExitStack() as stack:
         tts_url = stack.enter_context(tts.serving())
         chat_url = stack.enter_context(chat.serving())
+        incremental_url = stack.enter_context(incremental.serving())
         config = directory / "step-audio.toml"
-        config.write_text(engines_config(models, tts_url, chat_url))
-        engines = ["codec", "tts", "tts-long", "tts-down", "chat"]
+        config.write_text(engines_config(models, tts_url, chat_url, incremental_url))
+        engines = ["codec", "tts", "tts-long", "tts-down", "chat", "chat-incremental"]
         server = stack.enter_context(
             running_server(directory, engines=engines, environ={"STEPAUDIO_CONFIG": str(config)})
         )
-        yield StepAudioRoad(server, tts, chat, models)
+        yield StepAudioRoad(server, tts, chat, incremental, models)
