@@ -11,7 +11,7 @@ PYTHON=${PYTHON:-$(command -v python || command -v python3)}
 TEST=false
 [[ "${1:-}" == "--test" ]] && TEST=true
 PLUGINS=(plugins/stepaudio-dialects plugins/stepaudio-espeak plugins/stepaudio-tools
-         plugins/stepaudio-codec plugins/stepaudio-sglang)
+         plugins/stepaudio-codec plugins/stepaudio-sglang plugins/stepaudio-step-audio)
 PG_ROLE=stepaudio  # its password is the same; the tests create and drop their own databases
 
 apt_install() {  # apt_install PACKAGE...: the Debian packages, if root and apt are here
