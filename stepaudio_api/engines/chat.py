@@ -6,6 +6,8 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from typing import Any
 
+import numpy as np
+
 from stepaudio_api.engines.base import Engine
 
 
@@ -45,6 +47,11 @@ class ChatEngine(Engine, ChatModel):
     """True for a model that listens itself (Step-Audio-Chat reads codec tokens): serving
     then hands it each ``input_audio`` part as ``{"samples": 16 kHz float32, "sample_rate":
     16000, "transcript": None}`` instead of a transcript."""
+
+    async def listen(self, samples: np.ndarray) -> str | None:
+        """What the model reads for 16 kHz audio when it ``hears_audio`` (Step-Audio-Chat: its
+        codec tokens as text); None for a model that reads transcripts."""
+        return None
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -81,6 +81,10 @@ class StepAudioChat(ChatEngine):
         if self.client is not None:
             await self.client.aclose()
 
+    async def listen(self, samples: np.ndarray) -> str | None:
+        assert self.codec is not None
+        return (await self.codec.tokenize(np.asarray(samples, dtype=np.float32))).text()
+
     async def prompt_ids(self, request: dict[str, Any]) -> list[int]:
         """``[<s>]`` and the rendered conversation, input audio as its codec tokens."""
         assert self.tokenizer is not None
@@ -98,9 +102,7 @@ class StepAudioChat(ChatEngine):
             if part.get("type") == "text":
                 pieces.append(part["text"])
             elif part.get("type") == "input_audio" and "samples" in part["input_audio"]:
-                assert self.codec is not None
-                samples = np.asarray(part["input_audio"]["samples"], dtype=np.float32)
-                pieces.append((await self.codec.tokenize(samples)).text())
+                pieces.append(await self.listen(part["input_audio"]["samples"]) or "")
         return "".join(pieces)
 
     def sampling_params(self, request: dict[str, Any]) -> dict[str, Any]:

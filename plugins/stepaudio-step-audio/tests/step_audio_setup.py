@@ -86,6 +86,18 @@ codec = "codec"
 max_new_tokens = 40
 
 [[models]]
+id = "step-audio-realtime"
+engine = "chat"
+
+[[models]]
+id = "step-audio-asr"
+engine = "whisper-tiny-en"
+
+[realtime]
+transcription_model = "step-audio-asr"
+speech_model = "step-audio-tts"
+
+[[models]]
 id = "step-audio-chat-incremental"
 engine = "chat-incremental"
 
@@ -125,7 +137,8 @@ def step_audio_road(directory: Path) -> Iterator[StepAudioRoad]:
         incremental_url = stack.enter_context(incremental.serving())
         config = directory / "step-audio.toml"
         config.write_text(engines_config(models, tts_url, chat_url, incremental_url))
-        engines = ["codec", "tts", "tts-long", "tts-down", "chat", "chat-incremental"]
+        engines = ["codec", "tts", "tts-long", "tts-down", "chat", "chat-incremental",
+                   "whisper-tiny-en"]  # fmt: skip
         server = stack.enter_context(
             running_server(directory, engines=engines, environ={"STEPAUDIO_CONFIG": str(config)})
         )

@@ -112,3 +112,37 @@ def test_a_client_that_leaves_aborts_within_a_second(road: StepAudioRoad) -> Non
     while time.monotonic() < left + 1 and not any(r == rid for r, _ in road.chat.aborts):
         time.sleep(0.02)
     assert next(t for r, t in road.chat.aborts if r == rid) - left < 1.0
+
+
+def test_realtime_turns_reach_the_model_as_codec_tokens(road: StepAudioRoad) -> None:
+    from stepaudio_api.audio.decode import decode_audio
+
+    pcm = decode_audio((DATA / "en_jfk.flac").read_bytes(), 24000).samples
+    pcm16 = (pcm.clip(-1, 1) * 32767).astype("<i2").tobytes()
+    client = sdk(road)
+    with client.realtime.connect(model="step-audio-realtime") as connection:
+        connection.session.update(session={
+            "type": "realtime", "output_modalities": ["text"],
+            "audio": {"input": {"turn_detection": None,
+                                "transcription": {"model": "step-audio-asr"}}},
+        })  # fmt: skip
+        step = 24000 * 2 // 10  # 100 ms
+        for offset in range(0, len(pcm16), step):
+            connection.input_audio_buffer.append(
+                audio=base64.b64encode(pcm16[offset : offset + step]).decode()
+            )
+        connection.input_audio_buffer.commit()
+        connection.response.create()
+        kinds, transcript = [], ""
+        deadline = time.monotonic() + 120
+        for event in connection:
+            kinds.append(event.type)
+            if event.type == "conversation.item.input_audio_transcription.completed":
+                transcript = event.transcript
+            if event.type in ("response.done", "error") or time.monotonic() > deadline:
+                break
+    assert kinds[-1] == "response.done", kinds
+    assert "country" in transcript.lower()  # the client still gets the words
+    sent = road.chat.received[-1]["input_ids"]
+    audio = [i for i in sent if is_audio_id(i)]
+    assert 40.0 < len(audio) / 11.0 < 42.5

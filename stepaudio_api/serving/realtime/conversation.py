@@ -27,6 +27,9 @@ class Part:
     transcript: str | None = None
     audio: str | None = None
     """Base64 audio a client sent in a created item (not kept once heard)."""
+    tokens: str | None = None
+    """The audio as the session's model reads it (``<audio_N>`` codec tokens), for a model
+    that hears audio itself; the transcript is still given to the client."""
     marks: list[tuple[int, int]] = field(default_factory=list)
     """Spoken output: (audio end in ms, transcript characters spoken by then), in order."""
 
@@ -70,6 +73,10 @@ class Item:
 
     def text(self) -> str:
         return " ".join(p.words for p in self.content if p.words)
+
+    def model_text(self) -> str:
+        """What the chat model reads: heard audio as its codec tokens where it has them."""
+        return " ".join(p.tokens or p.words for p in self.content if p.tokens or p.words)
 
 
 def item_from_client(raw: dict[str, Any]) -> Item:
@@ -181,7 +188,7 @@ class Conversation:
             instructions) else []  # fmt: skip
         for item in self.items:
             if item.type == "message":
-                messages.append({"role": item.role, "content": item.text()})
+                messages.append({"role": item.role, "content": item.model_text()})
             elif item.type == "function_call":
                 function = {"name": item.name, "arguments": item.arguments or "{}"}
                 call = {"id": item.call_id, "type": "function", "function": function}

@@ -115,6 +115,18 @@ class SessionParts:
         stream = await hear(engine, audio, options)
         return full_text([s async for s in stream.segments])
 
+    async def listen(self, config: SessionConfig, audio: np.ndarray) -> str | None:
+        """The audio as the session's model reads it, if it hears audio itself; a failure is
+        logged and the model reads the transcript instead."""
+        engine = self.chat_model(config.model)
+        if not engine.hears_audio or len(audio) < 1600:
+            return None
+        try:
+            return await engine.listen(audio)
+        except Exception:
+            logger.exception("realtime session %s: the model could not hear the audio", config.id)
+            return None
+
     @staticmethod
     def resample_to_16k(samples: np.ndarray, audio_format: RealtimeAudioFormat) -> np.ndarray:
         resampler = StreamResampler(audio_format.rate, 16000)

@@ -69,6 +69,7 @@ class Speculation:
             return
         self.transcript.set_result(text)
         self.user.content[0].transcript = text
+        self.user.content[0].tokens = await session.parts.listen(session.config, audio)
         # semantic_vad: a finished-sounding sentence ends the turn sooner, an unfinished one later
         session.detector.sounds_finished = sounds_finished(text)
         if text.strip():  # a pause after noise: nothing to answer

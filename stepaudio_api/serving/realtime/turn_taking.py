@@ -118,9 +118,14 @@ class TurnTaking:
                     self.emit("conversation.item.input_audio_transcription.completed",
                               item_id=item.id, content_index=0, transcript=text,
                               usage={"type": "duration", "seconds": seconds})  # fmt: skip
+            tokens = None
+            if any(p.type == "input_audio" and p.tokens is None for p in item.content):
+                tokens = await self.parts.listen(self.config, audio)
             for part in item.content:
                 if part.type == "input_audio" and part.transcript is None:
                     part.transcript = text
+                if part.type == "input_audio" and part.tokens is None:
+                    part.tokens = tokens
             future.set_result(text)
             self.parts.save_item(self, item)
 
