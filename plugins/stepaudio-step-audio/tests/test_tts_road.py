@@ -13,7 +13,12 @@ import openai
 import pytest
 from step_audio_setup import DATA, TINGTING, YUQIAN, StepAudioRoad, step_audio_road
 from stepaudio_sglang.logit_processor import processor_string
-from stepaudio_step_audio.prompts import SYSTEM_RAP, SYSTEM_WITHOUT_SPEAKER, tts_prompt_ids
+from stepaudio_step_audio.prompts import (
+    SYSTEM_HUM,
+    SYSTEM_RAP,
+    SYSTEM_WITHOUT_SPEAKER,
+    tts_prompt_ids,
+)
 
 from stepaudio_api.audio.decode import decode_audio
 from stepaudio_api.engines.codec import is_audio_id
@@ -143,3 +148,17 @@ def test_sglang_down_is_a_503_naming_it(road: StepAudioRoad) -> None:
 def test_unknown_voice_names_the_speakers(road: StepAudioRoad) -> None:
     with pytest.raises(openai.BadRequestError, match="Tingting"):
         sdk(road).audio.speech.create(model="step-audio-tts", voice="nobody", input="hi")
+
+
+def test_humming_uses_its_own_prompt_and_the_music_decoder(road: StepAudioRoad) -> None:
+    audio = sdk(road).audio.speech.create(
+        model="step-audio-tts", voice="Tingting", input="啦啦啦",
+        response_format="wav", extra_body={"style": "hum"},
+    )  # fmt: skip
+    assert wav_seconds(audio.read())[0] > 0.5
+    engine = tts_engine(road)
+    tingting = engine._prompts["Tingting"]  # no 哼唱 clip here: the speaker's own
+    sent = road.tts.received[-1]["input_ids"]
+    assert sent == tts_prompt_ids(engine.tokenizer, "(哼唱)啦啦啦", TINGTING, tingting.ids)
+    system = engine.tokenizer.encode("system\n" + SYSTEM_HUM)
+    assert sent[2 : 2 + len(system)] == system
