@@ -74,6 +74,22 @@ if ! "$PYTHON" -c "import torch" 2>/dev/null; then
     "$PYTHON" -m pip install -q "${TORCH_SPEC:-torch==2.13.0}"
 fi
 
+# SGLang in an environment of its own (it pins its own torch and openai, never the API's): the
+# tests build our Step-1 model class and attention backend inside it on the CPU and run a
+# whole SGLang server on a tiny checkpoint. About 11 GB (a CUDA build of torch), once.
+SGLANG_VERSION=0.5.23
+if [[ "$(id -u)" == 0 ]]; then
+    SGLANG_ENV=${STEPAUDIO_SGLANG_ENV:-/opt/sglang-env}
+else
+    SGLANG_ENV=${STEPAUDIO_SGLANG_ENV:-$HOME/.cache/stepaudio/sglang-env}
+fi
+if $TEST && ! "$SGLANG_ENV/bin/python" -c "import sglang" 2>/dev/null; then
+    echo "install.sh: SGLang $SGLANG_VERSION into $SGLANG_ENV (for the tests of plugins/stepaudio-sglang)"
+    "$PYTHON" -m venv "$SGLANG_ENV" && "$SGLANG_ENV/bin/python" -m pip install -q \
+        "sglang==$SGLANG_VERSION" \
+        || echo "install.sh: SGLang could not be installed into $SGLANG_ENV" >&2
+fi
+
 editable=(-e ".")
 $TEST && editable=(-e ".[test]")
 for plugin in "${PLUGINS[@]}"; do

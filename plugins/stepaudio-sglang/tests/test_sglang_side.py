@@ -23,10 +23,20 @@ from stepaudio_sglang.logit_processor import AUDIO_IDS, Step1RepetitionBan, proc
 from stepaudio_sglang.repetition import WINDOW, banned_id
 
 PLUGIN = Path(__file__).resolve().parents[1]
-SIDE_PYTHON = Path(os.environ.get("STEPAUDIO_SGLANG_PYTHON", "/opt/sglang-env/bin/python"))
+# where install.sh --test puts SGLang's own environment (as root, else under the user's cache)
+_SIDE_ENVS = [os.environ.get("STEPAUDIO_SGLANG_ENV", ""), "/opt/sglang-env",
+              str(Path.home() / ".cache" / "stepaudio" / "sglang-env")]  # fmt: skip
+SIDE_PYTHON = next(
+    (
+        Path(env) / "bin" / "python"
+        for env in _SIDE_ENVS
+        if env and Path(env, "bin", "python").is_file()
+    ),
+    Path("/opt/sglang-env/bin/python"),
+)
 needs_side_env = pytest.mark.skipif(
     not SIDE_PYTHON.is_file(),
-    reason=f"no SGLang environment at {SIDE_PYTHON} (CI has none; set STEPAUDIO_SGLANG_PYTHON)",
+    reason=f"no SGLang environment at {SIDE_PYTHON}: ./install.sh --test makes one",
 )
 SGLANG_HERE = launch_server.sglang_installed()
 
