@@ -17,16 +17,12 @@ import httpx
 
 from stepaudio_api.engines.chat import ChatModel
 from stepaudio_api.engines.circuit_breaker import CircuitBreaker
+from stepaudio_api.engines.upstream_attempts import Failure, status_failure, with_retries
 from stepaudio_api.errors import (
-    APIError,
-    InvalidRequest,
     UpstreamError,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-
-# the client's own mistakes (unknown model, bad parameters, prompt too long): theirs to fix
-_CLIENT_MISTAKES = {400, 404, 413, 422}
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,16 +54,6 @@ class _EndedEarly(Exception):
 
 class _BadEvent(Exception):
     """The upstream sent an event that is not a chunk, or an error in the middle of the stream."""
-
-
-class _Failure(Exception):
-    """A failed attempt: what the client would see, and whether another attempt may help."""
-
-    def __init__(self, error: APIError, retryable: bool, retry_after: float | None = None) -> None:
-        super().__init__(error.message)
-        self.error = error
-        self.retryable = retryable
-        self.retry_after = retry_after
 
 
 class OpenAIUpstream(ChatModel):
@@ -147,36 +133,20 @@ class OpenAIUpstream(ChatModel):
         self, body: dict[str, Any]
     ) -> tuple[AsyncExitStack, AsyncIterator[dict[str, Any]], dict[str, Any] | None]:
         """Send the request until an attempt yields its first chunk (or ``[DONE]``)."""
-        attempt = 0
-        while True:
-            if not self.breaker.admit():
-                raise UpstreamUnavailable(
-                    f"{self.who} failed {self.breaker.consecutive_failures} times in a row and "
-                    f"is given a rest; retry after {self.breaker.retry_after()} s",
-                    retry_after=self.breaker.retry_after(),
-                )
+
+        async def attempt() -> tuple[AsyncExitStack, AsyncIterator[dict[str, Any]], Any]:
             stack = AsyncExitStack()
             try:
                 chunks, first = await self._attempt(body, stack)
-            except _Failure as failure:
-                await stack.aclose()
-                self.breaker.failed()
-                delay = self.settings.backoff_seconds * 2**attempt
-                if failure.retry_after is not None:
-                    if failure.retry_after > self.settings.first_token_timeout:
-                        raise failure.error from None
-                    delay = max(delay, failure.retry_after)
-                if not failure.retryable or attempt >= self.settings.max_retries:
-                    raise failure.error from None
-                attempt += 1
-                await asyncio.sleep(delay)
-                continue
             except BaseException:
                 await stack.aclose()
-                self.breaker.abandoned()
                 raise
-            self.breaker.succeeded()
             return stack, chunks, first
+
+        s = self.settings
+        return await with_retries(
+            attempt, self.breaker, self.who, s.max_retries, s.backoff_seconds, s.first_token_timeout
+        )
 
     async def _attempt(
         self, body: dict[str, Any], stack: AsyncExitStack
@@ -198,17 +168,17 @@ class OpenAIUpstream(ChatModel):
                     first = None
                 return chunks, first
         except TimeoutError:
-            raise _Failure(
+            raise Failure(
                 UpstreamTimeout(f"{self.who} sent no first token within {timeout:g} s"),
                 retryable=False,
             ) from None
         except httpx.TimeoutException as exc:
-            raise _Failure(
+            raise Failure(
                 UpstreamTimeout(f"{self.who} did not answer in time ({describe_error(exc)})"),
                 retryable=isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout),
             ) from exc
         except httpx.ConnectError as exc:
-            raise _Failure(
+            raise Failure(
                 UpstreamUnavailable(
                     f"{self.who} could not be reached ({describe_error(exc)})",
                     retry_after=max(1, math.ceil(self.settings.backoff_seconds)),
@@ -216,9 +186,9 @@ class OpenAIUpstream(ChatModel):
                 retryable=True,
             ) from exc
         except _BadEvent as exc:
-            raise _Failure(UpstreamError(f"{self.who} {exc}"), retryable=False) from exc
+            raise Failure(UpstreamError(f"{self.who} {exc}"), retryable=False) from exc
         except (_EndedEarly, httpx.TransportError) as exc:
-            raise _Failure(
+            raise Failure(
                 UpstreamError(
                     f"{self.who} closed the stream before [DONE], before any answer "
                     f"({describe_error(exc)})"
@@ -226,29 +196,14 @@ class OpenAIUpstream(ChatModel):
                 retryable=True,
             ) from exc
 
-    def _status_failure(self, response: httpx.Response) -> _Failure:
-        status = response.status_code
-        said = _error_message(response)
-        retry_after = retry_after_seconds(response.headers.get("Retry-After"))
-        if status in _CLIENT_MISTAKES:
-            upstream_error = _error_object(response)
-            return _Failure(
-                InvalidRequest(
-                    f"{self.who} rejected the request ({status}): {said}",
-                    param=upstream_error.get("param"),
-                    code=upstream_error.get("code") or "upstream_rejected",
-                ),
-                retryable=False,
-            )
-        message = f"{self.who} answered {status}: {said}"
-        if status in (429, 503):
-            seconds = retry_after if retry_after is not None else self.settings.backoff_seconds
-            return _Failure(
-                UpstreamUnavailable(message, retry_after=max(1, math.ceil(seconds))),
-                retryable=True,
-                retry_after=retry_after,
-            )
-        return _Failure(UpstreamError(message), retryable=status >= 500, retry_after=retry_after)
+    def _status_failure(self, response: httpx.Response) -> Failure:
+        upstream_error = _error_object(response)
+        return status_failure(
+            self.who, response.status_code, _error_message(response),
+            retry_after_seconds(response.headers.get("Retry-After")),
+            self.settings.backoff_seconds, param=upstream_error.get("param"),
+            code=upstream_error.get("code"),
+        )  # fmt: skip
 
 
 async def _chunks(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:

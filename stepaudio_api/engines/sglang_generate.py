@@ -25,7 +25,8 @@ import httpx
 
 from stepaudio_api.engines.circuit_breaker import CircuitBreaker
 from stepaudio_api.engines.openai_upstream import describe_error, retry_after_seconds
-from stepaudio_api.errors import InvalidRequest, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from stepaudio_api.engines.upstream_attempts import Failure, status_failure, with_retries
+from stepaudio_api.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,12 +57,6 @@ class Generation:
     @property
     def finished(self) -> bool:
         return self.finish_reason is not None
-
-
-class _Failure(Exception):
-    def __init__(self, error: Exception, retryable: bool, retry_after: float | None = None):
-        super().__init__(str(error))
-        self.error, self.retryable, self.retry_after = error, retryable, retry_after
 
 
 class SGLangGenerate:
@@ -154,28 +149,10 @@ class SGLangGenerate:
         return response.status_code == 200
 
     async def _open(self, body: dict[str, Any]) -> tuple[httpx.Response, AsyncIterator[Any]]:
-        attempt = 0
-        while True:
-            if not self.breaker.admit():
-                raise UpstreamUnavailable(
-                    f"{self.who} failed {self.breaker.consecutive_failures} times in a row and "
-                    f"is given a rest; retry after {self.breaker.retry_after()} s",
-                    retry_after=self.breaker.retry_after(),
-                )
-            try:
-                opened = await self._attempt(body)
-            except _Failure as failure:
-                self.breaker.failed()
-                if not failure.retryable or attempt >= self.settings.max_retries:
-                    raise failure.error from None
-                delay = self.settings.backoff_seconds * 2**attempt
-                if failure.retry_after is not None:
-                    delay = max(delay, min(failure.retry_after, self.settings.first_token_timeout))
-                attempt += 1
-                await asyncio.sleep(delay)
-                continue
-            self.breaker.succeeded()
-            return opened
+        settings = self.settings
+        return await with_retries(lambda: self._attempt(body), self.breaker, self.who,
+                                  settings.max_retries, settings.backoff_seconds,
+                                  settings.first_token_timeout)  # fmt: skip
 
     async def _attempt(self, body: dict[str, Any]) -> tuple[httpx.Response, AsyncIterator[Any]]:
         request = self._client.build_request("POST", f"{self.root}/generate", json=body)
@@ -183,7 +160,7 @@ class SGLangGenerate:
             async with asyncio.timeout(self.settings.first_token_timeout):
                 response = await self._client.send(request, stream=True)
         except TimeoutError:
-            raise _Failure(
+            raise Failure(
                 UpstreamTimeout(
                     f"{self.who} did not answer within {self.settings.first_token_timeout:g} s"
                 ),
@@ -194,36 +171,20 @@ class SGLangGenerate:
                 f"{self.who} could not be reached ({describe_error(exc)})",
                 retry_after=max(1, math.ceil(self.settings.backoff_seconds)),
             )
-            raise _Failure(unavailable, retryable=True) from exc
+            raise Failure(unavailable, retryable=True) from exc
         except httpx.TransportError as exc:
             error = UpstreamError(f"{self.who} failed ({describe_error(exc)})")
-            raise _Failure(error, retryable=True) from exc
+            raise Failure(error, retryable=True) from exc
         if response.status_code >= 400:
             await response.aread()
             await response.aclose()
             raise self._status_failure(response)
         return response, _events(response)
 
-    def _status_failure(self, response: httpx.Response) -> _Failure:
-        status, said = response.status_code, _message(response)
+    def _status_failure(self, response: httpx.Response) -> Failure:
         retry_after = retry_after_seconds(response.headers.get("Retry-After"))
-        if status in (400, 404, 413, 422):
-            return _Failure(
-                InvalidRequest(
-                    f"{self.who} rejected the request ({status}): {said}",
-                    code="upstream_rejected",
-                ),
-                retryable=False,
-            )
-        message = f"{self.who} answered {status}: {said}"
-        if status in (429, 503):
-            seconds = retry_after if retry_after is not None else self.settings.backoff_seconds
-            return _Failure(
-                UpstreamUnavailable(message, retry_after=max(1, math.ceil(seconds))),
-                retryable=True,
-                retry_after=retry_after,
-            )
-        return _Failure(UpstreamError(message), retryable=status >= 500, retry_after=retry_after)
+        return status_failure(self.who, response.status_code, _message(response), retry_after,
+                              self.settings.backoff_seconds)  # fmt: skip
 
 
 async def _events(response: httpx.Response) -> AsyncIterator[Any]:
