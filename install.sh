@@ -79,9 +79,9 @@ fi
 # whole SGLang server on a tiny checkpoint. About 11 GB (a CUDA build of torch), once.
 SGLANG_VERSION=0.5.23
 if [[ "$(id -u)" == 0 ]]; then
-    SGLANG_ENV=${STEPAUDIO_SGLANG_ENV:-/opt/sglang-env}
+    SGLANG_ENV=${STEPAUDIO_TEST_SGLANG_ENV:-/opt/sglang-env}
 else
-    SGLANG_ENV=${STEPAUDIO_SGLANG_ENV:-$HOME/.cache/stepaudio/sglang-env}
+    SGLANG_ENV=${STEPAUDIO_TEST_SGLANG_ENV:-$HOME/.cache/stepaudio/sglang-env}
 fi
 if $TEST && ! "$SGLANG_ENV/bin/python" -c "import sglang" 2>/dev/null; then
     echo "install.sh: SGLang $SGLANG_VERSION into $SGLANG_ENV (for the tests of plugins/stepaudio-sglang)"

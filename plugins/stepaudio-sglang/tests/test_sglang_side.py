@@ -24,7 +24,7 @@ from stepaudio_sglang.repetition import WINDOW, banned_id
 
 PLUGIN = Path(__file__).resolve().parents[1]
 # where install.sh --test puts SGLang's own environment (as root, else under the user's cache)
-_SIDE_ENVS = [os.environ.get("STEPAUDIO_SGLANG_ENV", ""), "/opt/sglang-env",
+_SIDE_ENVS = [os.environ.get("STEPAUDIO_TEST_SGLANG_ENV", ""), "/opt/sglang-env",
               str(Path.home() / ".cache" / "stepaudio" / "sglang-env")]  # fmt: skip
 SIDE_PYTHON = next(
     (
