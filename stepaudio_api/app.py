@@ -18,6 +18,7 @@ from stepaudio_api.api import (
     admin_sessions,
     admin_tools,
     admin_usage,
+    admin_voice_consents,
     admin_voices,
     chat,
     health,
@@ -27,6 +28,7 @@ from stepaudio_api.api import (
     realtime,
     speech,
     transcription,
+    voice_consents,
     voices,
 )
 from stepaudio_api.api.errors import EXCEPTION_HANDLERS
@@ -72,9 +74,11 @@ def create_litestar(services: Services) -> Litestar:
             realtime.realtime,
             transcription.upload_router(settings.server.max_upload_bytes),
             voices.voices_router(settings.voices.max_upload_bytes),
+            voice_consents.voice_consents_router(settings.voices.max_upload_bytes),
             admin_keys.keys_router,
             admin_usage.usage_router,
             admin_voices.admin_voices_router(settings.voices.max_upload_bytes),
+            admin_voice_consents.admin_voice_consents_router,
             admin_plugins.list_plugins,
             admin_tools.tools_router,
             admin_sessions.sessions_router,

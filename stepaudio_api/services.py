@@ -19,6 +19,7 @@ from stepaudio_api.serving.realtime.serving import RealtimeServing
 from stepaudio_api.serving.realtime.session_parts import SessionParts
 from stepaudio_api.serving.speech import SpeechServing
 from stepaudio_api.serving.transcription import TranscriptionServing
+from stepaudio_api.serving.voice_consents import VoiceConsentServing
 from stepaudio_api.serving.voices import VoiceServing
 from stepaudio_api.settings import Settings
 from stepaudio_api.store.api_keys import ApiKeyStore, Caller
@@ -27,6 +28,7 @@ from stepaudio_api.store.codec_prompts import CodecPromptStore
 from stepaudio_api.store.database import Database, database_url
 from stepaudio_api.store.realtime_sessions import RealtimeSessionStore
 from stepaudio_api.store.usage import UsageLedger
+from stepaudio_api.store.voice_consents import VoiceConsentStore
 from stepaudio_api.store.voices import VoiceProfileStore
 
 
@@ -50,6 +52,7 @@ class Services:
     chat: ChatServing
     realtime: RealtimeServing
     sessions: RealtimeSessionStore
+    voice_consents: VoiceConsentServing
 
     @classmethod
     def build(cls, settings: Settings, extra_plugins: dict[str, object] | None = None) -> Services:
@@ -89,6 +92,7 @@ class Services:
             chat=chat,
             realtime=RealtimeServing(settings, models, parts),
             sessions=sessions,
+            voice_consents=VoiceConsentServing(settings, engines.pool, VoiceConsentStore(database)),
         )
         metrics.watch_server(services.process_figures)
         return services

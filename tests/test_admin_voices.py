@@ -9,7 +9,7 @@ import httpx
 import pytest
 from audio_checks import JFK, word_error_rate
 from conftest import ServerProcess
-from voice_helpers import TINGTING, VOICE_ID, admin_client, unique
+from voice_helpers import TINGTING, VOICE_ID, admin_client, new_consent, unique
 
 
 @pytest.fixture(scope="session")
@@ -20,16 +20,17 @@ def admin(server: ServerProcess) -> Iterator[httpx.Client]:
 
 def test_admin_voice_profiles(admin: httpx.Client, server: ServerProcess, testdata: Path) -> None:
     name = unique("admin")
+    consent = new_consent(server.client(), testdata)  # another key's: the admin may use any
     with (testdata / "zh_yuqian_prompt.wav").open("rb") as audio:
         response = admin.post(
             "/admin/voices",
-            data={"name": name, "transcript": "叫做秋风起蟹脚痒", "consent": "cons_admin",
+            data={"name": name, "transcript": "叫做秋风起蟹脚痒", "consent": consent,
                   "description": "Yuqian, crosstalk", "language": "zh", "denoise": "true"},
             files={"audio_sample": ("yuqian.wav", audio, "audio/wav")},
         )  # fmt: skip
     assert response.status_code == 201, response.text
     voice = response.json()
-    assert voice["denoised"] is True and voice["consent"] == "cons_admin"
+    assert voice["denoised"] is True and voice["consent"] == consent
     assert voice["source_filename"] == "yuqian.wav" and abs(voice["source_duration"] - 8.1) < 0.01
     assert abs(voice["loudness_lufs"] - (-23.0)) < 0.5 and voice["created_by"].startswith("key_")
     assert (voice["language"], voice["transcript_source"]) == ("zh", "uploaded")

@@ -19,7 +19,7 @@ import openai
 import pytest
 from audio_checks import JFK, decode, word_error_rate
 from conftest import ServerProcess
-from voice_helpers import TINGTING, VOICE_ID, admin_client, unique
+from voice_helpers import TINGTING, VOICE_ID, admin_client, refused, shared_consent, unique
 
 RATE = 24000
 # source seconds, and the prepared clip's seconds (speech plus a short pad, see
@@ -38,21 +38,11 @@ def admin(server: ServerProcess) -> Iterator[httpx.Client]:
 
 
 def create(client: openai.OpenAI, path: Path, name: str, **extra: Any) -> Any:
+    consent = shared_consent(client, path.parent)
     with path.open("rb") as audio:
         return client.audio.voices.create(
-            name=name, audio_sample=audio, consent="cons_test", extra_body=extra or None
+            name=name, audio_sample=audio, consent=consent, extra_body=extra or None
         )
-
-
-def refused(call: Any, status: int, code: str | None, param: str | None, words: str) -> dict:
-    with pytest.raises(openai.APIStatusError) as caught:
-        call()
-    error = caught.value
-    body = error.body
-    assert isinstance(body, dict), body
-    assert (error.status_code, body["code"], body["param"]) == (status, code, param), body
-    assert words in body["message"], body["message"]
-    return body
 
 
 # tests/data/README.md
@@ -161,6 +151,7 @@ def test_bad_clips_get_a_clear_4xx(client: openai.OpenAI, testdata: Path) -> Non
     )  # fmt: skip
     ten_minutes = bare * 55  # bare MP3 frames concatenate into one 10-minute stream
     text = b"this is a text file, not audio\n" * 50
+    consent = shared_consent(client, testdata)
     cases = [
         (one_second, 400, "audio_too_short", "at least 2 s"),
         (silence, 400, "no_speech", "no speech found"),
@@ -171,7 +162,7 @@ def test_bad_clips_get_a_clear_4xx(client: openai.OpenAI, testdata: Path) -> Non
         started = time.perf_counter()
         refused(
             lambda data=data: client.audio.voices.create(
-                name=unique("bad"), audio_sample=("clip.bin", data), consent="cons_test"
+                name=unique("bad"), audio_sample=("clip.bin", data), consent=consent
             ),
             status, code, "audio_sample", words,
         )  # fmt: skip
@@ -183,12 +174,13 @@ def test_bad_names_and_fields_get_a_clear_4xx(
     client: openai.OpenAI, server: ServerProcess, testdata: Path
 ) -> None:
     clip = (testdata / "zh_lixueqin_prompt.wav").read_bytes()
+    consent = shared_consent(client, testdata)
     name = unique("twice")
     create(client, testdata / "zh_lixueqin_prompt.wav", name)
 
     def upload(name: str, **extra: Any) -> Any:
         return lambda: client.audio.voices.create(
-            name=name, audio_sample=("a.wav", clip), consent="cons_test", extra_body=extra or None
+            name=name, audio_sample=("a.wav", clip), consent=consent, extra_body=extra or None
         )
 
     refused(upload(name), 409, "voice_name_taken", "name", f"'{name}' already exists")

@@ -15,7 +15,7 @@ import openai
 import pytest
 from audio_checks import decode
 from conftest import ServerProcess
-from voice_helpers import TINGTING, unique
+from voice_helpers import TINGTING, new_consent, unique
 from zhconv import convert
 
 ASR = "step-audio-asr-multilingual"
@@ -94,7 +94,7 @@ def test_a_chinese_clip_without_a_transcript_gets_a_chinese_one(
     of a Mandarin clip is Mandarin."""
     with (testdata / "zh_tingting_prompt.wav").open("rb") as audio:
         voice = client.audio.voices.create(
-            name=unique("婷婷"), audio_sample=audio, consent="cons_test"
+            name=unique("婷婷"), audio_sample=audio, consent=new_consent(client, testdata)
         )
     extra = voice.model_extra or {}
     assert extra["transcript_source"] == "recognized"

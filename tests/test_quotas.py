@@ -10,6 +10,7 @@ import pytest
 from audio_checks import decode
 from conftest import ServerProcess
 from keys import admin_get, admin_post, sdk
+from voice_helpers import new_consent
 
 TEXT = "Quota test sentence number {:02d}."  # every input is exactly this long
 
@@ -100,10 +101,11 @@ def test_writing_a_voice_transcript_is_metered_and_charged(
                          {"name": "voice-maker", "quota_audio_seconds": 5})  # fmt: skip
     client = sdk(auth_server, created["value"])
     jfk = testdata / "en_jfk.flac"  # type: ignore[operator]
+    consent = new_consent(client, jfk.parent)  # recording a consent is not metered
     with pytest.raises(openai.RateLimitError):  # about 10.5 s to transcribe, quota 5 s
-        client.audio.voices.create(name="jfk-quota", audio_sample=jfk.open("rb"), consent="c")
+        client.audio.voices.create(name="jfk-quota", audio_sample=jfk.open("rb"), consent=consent)
     voice = client.audio.voices.create(
-        name="jfk-quota", audio_sample=jfk.open("rb"), consent="c",
+        name="jfk-quota", audio_sample=jfk.open("rb"), consent=consent,
         extra_body={"transcript": "And so my fellow Americans."},
     )  # fmt: skip
     assert voice.name == "jfk-quota"

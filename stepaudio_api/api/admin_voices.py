@@ -34,7 +34,7 @@ AUDIO_TYPES = {"wav": "audio/wav", "flac": "audio/flac"}
 
 
 async def create_profile(request: Request, services: ServicesDependency) -> VoiceObject:
-    profile = await create_profile_from_form(request, services, ADMIN_FIELDS)
+    profile = await create_profile_from_form(request, services, ADMIN_FIELDS, admin=True)
     return voice_object(services.voices.profile_listing(profile), admin=True)
 
 

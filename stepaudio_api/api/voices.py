@@ -22,6 +22,7 @@ from stepaudio_api.errors import InvalidRequest
 from stepaudio_api.protocol.voices import VoiceDeleted, VoiceForm, VoiceList, VoiceObject
 from stepaudio_api.serving.voices import VoiceListing
 from stepaudio_api.store.tables import VoiceProfile
+from stepaudio_api.store.voice_consents import EVERY_KEY
 
 VOICE_FIELDS = form_fields(VoiceForm)
 PROMPT_FIELDS = {"prompt", "model", "script_hint"}
@@ -79,20 +80,25 @@ async def read_voice_form(request: Request, extra_fields: set[str]) -> FormMulti
 
 
 async def create_profile_from_form(
-    request: Request, services: ServicesDependency, extra_fields: set[str]
+    request: Request, services: ServicesDependency, extra_fields: set[str], admin: bool = False
 ) -> VoiceProfile:
     """A voice profile from a multipart upload, metered; ``extra_fields`` (the admin route's
-    description, language, denoise) are accepted besides OpenAI's."""
+    description, language, denoise) are accepted besides OpenAI's. A ``consent`` given must
+    be one of the caller's voice consents (on the admin route: any key's)."""
     form = await read_voice_form(request, extra_fields)
     name = required_text(form, "name")
     upload = form_file(form, "audio_sample", services.settings.voices.max_upload_bytes)
+    consent = form_text(form, "consent")
+    if consent is not None:
+        owner = EVERY_KEY if admin else caller_of(request).key_id
+        consent = await services.voice_consents.check_voice_consent(consent, owner)
     meter = services.meter(caller_of(request), request_id_of(request), "voice_profile")
     async with meter.measuring():
         return await services.voices.create_profile(
             upload.file,
             name,
             transcript=form_text(form, "transcript"),
-            consent=form_text(form, "consent"),
+            consent=consent,
             filename=upload.filename,
             denoise=form_bool(form, "denoise"),
             meter=meter,

@@ -192,28 +192,36 @@ def prepare_reference_clip(
     )
 
 
-def _encode(clip: ReferenceClip, container_format: str, codec: str) -> bytes:
+def _encode(samples: np.ndarray, rate: int, container_format: str, codec: str) -> bytes:
     # a seekable buffer, unlike AudioEncoder's sink, lets the muxer write the real sizes back
     buffer = io.BytesIO()
     with av.open(buffer, mode="w", format=container_format) as out:
-        stream = out.add_stream(codec, rate=clip.sample_rate)
+        stream = out.add_stream(codec, rate=rate)
         stream.layout = "mono"
         stream.format = "s16"
-        for packet in stream.encode(mono_float_frame(clip.samples, clip.sample_rate, 0)):
+        for packet in stream.encode(mono_float_frame(samples, rate, 0)):
             out.mux(packet)
         for packet in stream.encode(None):
             out.mux(packet)
     return buffer.getvalue()
 
 
+def samples_to_flac(samples: np.ndarray, rate: int) -> bytes:
+    """The storage form of mono float32 audio: 16-bit FLAC with its sample count in the header."""
+    return _encode(samples, rate, "flac", "flac")
+
+
+def samples_to_wav(samples: np.ndarray, rate: int) -> bytes:
+    """The download form: 16-bit PCM RIFF WAV with real sizes."""
+    return _encode(samples, rate, "wav", "pcm_s16le")
+
+
 def clip_to_flac(clip: ReferenceClip) -> bytes:
-    """The storage form: 16-bit FLAC with its sample count in the header."""
-    return _encode(clip, "flac", "flac")
+    return samples_to_flac(clip.samples, clip.sample_rate)
 
 
 def clip_to_wav(clip: ReferenceClip) -> bytes:
-    """The download form: 16-bit PCM RIFF WAV with real sizes."""
-    return _encode(clip, "wav", "pcm_s16le")
+    return samples_to_wav(clip.samples, clip.sample_rate)
 
 
 def load_flac(data: bytes) -> tuple[np.ndarray, int]:

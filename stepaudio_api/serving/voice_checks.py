@@ -62,7 +62,7 @@ def check_fields(
     return checked
 
 
-def check_size(audio: bytes | BinaryIO, limit: int) -> None:
+def check_size(audio: bytes | BinaryIO, limit: int, param: str = "audio_sample") -> None:
     if isinstance(audio, bytes | bytearray):
         size = len(audio)
     else:
@@ -70,7 +70,7 @@ def check_size(audio: bytes | BinaryIO, limit: int) -> None:
         audio.seek(0)
     if size > limit:
         raise PayloadTooLarge(
-            f"The audio sample is {size} bytes; the maximum is {limit} bytes",
-            param="audio_sample",
+            f"The {param.replace('_', ' ')} is {size} bytes; the maximum is {limit} bytes",
+            param=param,
             code="file_too_large",
         )

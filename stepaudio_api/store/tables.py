@@ -194,6 +194,28 @@ class VoiceCodecPrompt(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
 
 
+class VoiceConsent(Base):
+    """A speaker's recorded consent to a voice cloned from them (OpenAI's voice consents):
+    the recording as 16-bit FLAC, kept for the key that uploaded it."""
+
+    __tablename__ = "voice_consents"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    """``cons_`` and 24 hex digits, the first 12 the creation time in ms: ids sort by age."""
+    key_id: Mapped[str | None] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(FreeString(100))
+    language: Mapped[str] = mapped_column(FreeString(16))
+    audio: Mapped[bytes] = mapped_column(LargeBinary)
+    sample_rate: Mapped[int] = mapped_column(Integer)
+    duration_seconds: Mapped[float] = mapped_column(Float)
+    speech_seconds: Mapped[float] = mapped_column(Float)
+    source_filename: Mapped[str | None] = mapped_column(FreeString(255))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
+
+
 class ChatAudioReply(Base):
     """A spoken chat reply a later turn may refer to by ``audio.id`` until it expires."""
 
