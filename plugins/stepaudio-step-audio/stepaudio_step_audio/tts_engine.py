@@ -18,6 +18,18 @@ from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from stepaudio_api.engines.base import (
+    Engine,
+    EngineNotConfigured,
+    PcmChunk,
+    SynthesisOptions,
+    Synthesizer,
+    VoiceInfo,
+)
+from stepaudio_api.engines.codec import Codec, CodecPrompt, is_audio_id
+from stepaudio_api.engines.sglang_generate import SGLangGenerate
+from stepaudio_api.serving.speech_style import SpeechStyle
+from stepaudio_api.serving.step_audio_tags import step_audio_prefix
 from stepaudio_step_audio.prompts import (
     EOT_ID,
     PromptTokenizer,
@@ -39,19 +51,6 @@ from stepaudio_step_audio.speakers import (
     read_speakers,
     voice_names,
 )
-
-from stepaudio_api.engines.base import (
-    Engine,
-    EngineNotConfigured,
-    PcmChunk,
-    SynthesisOptions,
-    Synthesizer,
-    VoiceInfo,
-)
-from stepaudio_api.engines.codec import Codec, CodecPrompt, is_audio_id
-from stepaudio_api.engines.sglang_generate import SGLangGenerate
-from stepaudio_api.serving.speech_style import SpeechStyle
-from stepaudio_api.serving.step_audio_tags import step_audio_prefix
 
 logger = logging.getLogger(__name__)
 
