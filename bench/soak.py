@@ -46,7 +46,8 @@ async def http_load(base: str, seconds: float, statuses: Counter[str]) -> None:
 
     async def transcribe(client: httpx.AsyncClient) -> None:
         while time.monotonic() < stop:
-            response = await client.post("/v1/audio/transcriptions", data={"model": "whisper-1"},
+            response = await client.post("/v1/audio/transcriptions",
+                                         data={"model": "step-audio-asr"},
                                          files={"file": ("jfk.flac", JFK)})  # fmt: skip
             statuses[f"transcription {response.status_code}"] += 1
 

@@ -34,13 +34,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "plugins" / "stepaudio-step-audio" / "tests"))
 
 from step_audio_setup import write_models  # noqa: E402
+
+from stepaudio_api.engines.codec import CodecPrompt, is_audio_id  # noqa: E402
+from stepaudio_api.testing import TestServer, running_server  # noqa: E402
 from stepaudio_sglang.standin import StandinOptions, StandinServer  # noqa: E402
 from stepaudio_step_audio.prompts import EOT_ID, tts_prompt_ids  # noqa: E402
 from stepaudio_step_audio.sglang_options import REPETITION_PROCESSOR  # noqa: E402
 from stepaudio_step_audio.speakers import load_clip  # noqa: E402
-
-from stepaudio_api.engines.codec import CodecPrompt, is_audio_id  # noqa: E402
-from stepaudio_api.testing import TestServer, running_server  # noqa: E402
 
 TEXT = "我们明天早上一起去公园散步吧。"  # one clause: the server speaks it in one generation
 VOICE = "Tingting"

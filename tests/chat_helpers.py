@@ -30,7 +30,7 @@ def audio_part(data: bytes, fmt: str = "wav") -> dict[str, Any]:
 
 
 def transcribe(client: openai.OpenAI, audio: bytes, name: str = "reply.wav") -> str:
-    return client.audio.transcriptions.create(model="whisper-1", file=(name, audio)).text
+    return client.audio.transcriptions.create(model="step-audio-asr", file=(name, audio)).text
 
 
 def pcm_to_wav(pcm: bytes, rate: int = 24000) -> bytes:

@@ -19,6 +19,7 @@ import openai
 import pytest
 from chat_stand_in import ChatStandIn
 from databases import Backend, available_backends, drop_databases, fresh_database_url, open_backend
+
 from stepaudio_tools.testing import OpenMeteoStandIn
 
 # real recordings, with their sources and licences in tests/data/README.md

@@ -12,6 +12,7 @@ import pytest
 from conftest import ServerProcess
 from databases import Backend, fresh_database_url
 from keys import admin, admin_get, admin_post, create_key
+
 from stepaudio_tools.testing import OpenMeteoStandIn
 
 TOOLS = {"get_time", "convert_time", "calculate", "convert_units", "get_weather"}

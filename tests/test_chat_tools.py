@@ -12,6 +12,7 @@ from audio_checks import decode, word_error_rate
 from chat_helpers import pcm_to_wav, transcribe
 from chat_stand_in import ChatStandIn, Reply, ToolCall
 from conftest import ServerProcess
+
 from stepaudio_tools.testing import OpenMeteoStandIn
 
 STOCK_TOOL = {

@@ -13,7 +13,7 @@ def test_server_resident_memory_under_1_gb(server, client) -> None:  # type: ign
     audio = client.audio.speech.create(
         model="tts-1", voice="alloy", input="Memory check.", response_format="wav"
     ).read()
-    client.audio.transcriptions.create(model="whisper-1", file=("m.wav", audio))
+    client.audio.transcriptions.create(model="step-audio-asr", file=("m.wav", audio))
     chinese = client.audio.speech.create(
         model="step-audio-tts-espeak", voice="cmn", input="内存检查。", response_format="wav"
     ).read()

@@ -65,10 +65,10 @@ def test_transcription_is_charged_by_audio_seconds(
                          {"name": "fifteen-seconds", "quota_audio_seconds": 15})  # fmt: skip
     client = sdk(auth_server, created["value"])
     jfk = testdata / "en_jfk.flac"  # type: ignore[operator]
-    first = client.audio.transcriptions.create(model="whisper-1", file=jfk.open("rb"))
+    first = client.audio.transcriptions.create(model="step-audio-asr", file=jfk.open("rb"))
     assert "country" in first.text
     with pytest.raises(openai.RateLimitError) as caught:
-        client.audio.transcriptions.create(model="whisper-1", file=jfk.open("rb"))
+        client.audio.transcriptions.create(model="step-audio-asr", file=jfk.open("rb"))
     assert "15 seconds of audio a month" in caught.value.message
     # a speech request needs characters, which this key may use without limit
     assert client.audio.speech.create(model="tts-1", voice="alloy", input="Fine.").read()

@@ -27,9 +27,9 @@ from realtime_helpers import (
     speech_span_ms,
     text_of,
 )
-from stepaudio_tools.testing import OpenMeteoStandIn
 
 from stepaudio_api.audio.g711 import decode_ulaw, encode_ulaw
+from stepaudio_tools.testing import OpenMeteoStandIn
 
 QUESTION = "Could you please tell me what the weather will be like tomorrow morning in the city?"
 ANSWER = "It is sunny in Paris today. The temperature is mild and pleasant."
@@ -107,7 +107,8 @@ def test_the_beta_client_gets_beta_events(
         created = events_until(connection, "session.created")[-1]
         assert created.session.input_audio_format == "pcm16"
         assert created.session.modalities == ["text", "audio"]
-        connection.session.update(session={"input_audio_transcription": {"model": "whisper-1"}})
+        transcription = {"model": "step-audio-asr"}  # English, fast
+        connection.session.update(session={"input_audio_transcription": transcription})
         send_audio(connection, pcm, chunk_ms=100)
         events = events_until(connection, "response.done")
     kinds = set(e.type for e in events)
@@ -266,7 +267,7 @@ def test_a_transcription_session_on_jfk(chat_server: ServerProcess, testdata: An
         created = events_until(connection, "session.created")[-1]
         assert created.session.type == "transcription"
         connection.session.update(session={"type": "transcription", "audio": {"input": {
-            "transcription": {"model": "whisper-1", "language": "en"},
+            "transcription": {"model": "step-audio-asr", "language": "en"},
             "turn_detection": {"type": "server_vad", "silence_duration_ms": 800}}}})  # fmt: skip
         send_audio(connection, pcm, chunk_ms=100)
         # every turn has been committed by VAD once the (silent) rest is cleared

@@ -40,7 +40,7 @@ def open_session(server: TestServer, speculate_after_ms: int) -> ClientConnectio
     detection = {"type": "server_vad", "silence_duration_ms": 500,
                  "speculate_after_ms": speculate_after_ms}  # fmt: skip
     send(ws, {"type": "session.update", "session": {"type": "realtime", "audio": {"input": {
-        "turn_detection": detection, "transcription": {"model": "whisper-1"}}}}})  # fmt: skip
+        "turn_detection": detection, "transcription": {"model": "step-audio-asr"}}}}})  # fmt: skip
     until(ws, "session.updated")
     return ws
 

@@ -39,7 +39,7 @@ TEMPLATES: list[dict[str, Any]] = [
     {"type": "session.update", "session": {"modalities": ["text", "audio"], "voice": "alloy",
      "input_audio_format": "g711_ulaw", "turn_detection": {"type": "semantic_vad"}}},
     {"type": "transcription_session.update", "session": {"input_audio_transcription": {
-        "model": "whisper-1"}}},
+        "model": "step-audio-asr"}}},
     {"type": "input_audio_buffer.append", "audio": pcm(b"\x10\x00" * 800)},
     {"type": "input_audio_buffer.commit"},
     {"type": "input_audio_buffer.clear"},

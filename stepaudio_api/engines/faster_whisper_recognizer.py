@@ -13,6 +13,7 @@ import numpy as np
 from stepaudio_api.engines.base import (
     Recognizer,
     Segment,
+    TokenLogprob,
     TranscriptionOptions,
     TranscriptionStream,
     Word,
@@ -44,8 +45,16 @@ def _model_dir(options: dict[str, Any]) -> Path:
     return Path(package.get_model_path())
 
 
+def _logprobs(words: list[Word]) -> list[TokenLogprob]:
+    """Whisper's words (its tokens grouped as its tokenizer splits words: a leading space,
+    punctuation attached); a word's probability is faster-whisper's, the mean of its tokens'
+    probabilities in the pass that aligns the recognised text with the audio."""
+    return [TokenLogprob(w.word, math.log(max(w.probability, 1e-12))) for w in words]
+
+
 class FasterWhisperRecognizer(Recognizer):
     type = "faster-whisper"
+    gives_logprobs = True
 
     def load(self) -> None:
         from faster_whisper import WhisperModel
@@ -135,7 +144,7 @@ class FasterWhisperRecognizer(Recognizer):
             initial_prompt=options.prompt or None,
             temperature=temperature,
             beam_size=self._beam_size,
-            word_timestamps=options.word_timestamps,
+            word_timestamps=options.word_timestamps or options.logprobs,
         )
 
     async def transcribe(
@@ -143,7 +152,8 @@ class FasterWhisperRecognizer(Recognizer):
     ) -> TranscriptionStream:
         duration = len(audio) / SAMPLE_RATE
         language = options.language or (None if self._model.model.is_multilingual else "en")
-        if options.quick and duration <= QUICK_MAX_SECONDS and language is not None:
+        quick = options.quick and not options.logprobs
+        if quick and duration <= QUICK_MAX_SECONDS and language is not None:
             segment = await self.pool.run(self._quick, audio, options, language)
             if segment is not None:
                 return TranscriptionStream(language, duration, _one(segment))
@@ -159,6 +169,7 @@ class FasterWhisperRecognizer(Recognizer):
                         Word(w.word, float(w.start), float(w.end), float(w.probability))
                         for w in raw.words
                     ]
+                logprobs = _logprobs(words or []) if options.logprobs else None
                 yield Segment(
                     id=index,
                     seek=raw.seek,
@@ -170,7 +181,8 @@ class FasterWhisperRecognizer(Recognizer):
                     avg_logprob=float(raw.avg_logprob),
                     compression_ratio=float(raw.compression_ratio),
                     no_speech_prob=float(raw.no_speech_prob),
-                    words=words,
+                    words=words if options.word_timestamps else None,
+                    logprobs=logprobs,
                 )
                 index += 1
 

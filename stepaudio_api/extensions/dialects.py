@@ -28,6 +28,10 @@ class Dialect:
     """Text normalisation before synthesis (numbers to words, ...)."""
     fallback_voices: tuple[tuple[str, str], ...] = ()
     """(engine type, voice) pairs of embedded engines that speak it, best first."""
+    scripts: tuple[str, ...] = ()
+    """The Unicode scripts its voices read ("Han", "Latin"), those it is written in first: text
+    in a script the requested voice does not read goes to the fallback voice of the first pack
+    that reads all of it (``stepaudio_api.serving.scripts``)."""
     step_audio_tag_aliases: tuple[str, ...] = ()
     """Other tags Step-Audio reads as this dialect ("广东话" beside "粤语"): a request that names
     the dialect by one of them gets that tag."""

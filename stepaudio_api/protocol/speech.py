@@ -53,5 +53,18 @@ class SpeechAudioDelta(msgspec.Struct, tag="speech.audio.delta", tag_field="type
     audio: str
 
 
+class SpokenVoice(msgspec.Struct, frozen=True):
+    """Ours: a voice that spoke (some of) the input."""
+
+    model: str
+    voice: str
+    language: str = ""
+    """BCP 47; empty for a cloned voice."""
+
+
 class SpeechAudioDone(msgspec.Struct, tag="speech.audio.done", tag_field="type"):
     usage: SpeechUsage
+    voices: list[SpokenVoice] = msgspec.field(default_factory=list)
+    """Ours: the voices that spoke, in order of first use: the requested one, or the voice of
+    another language that the server chose for text the requested one cannot read (the same
+    as the X-Stepaudio-Voice header of the response)."""

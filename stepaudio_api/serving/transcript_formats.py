@@ -8,6 +8,7 @@ from stepaudio_api.engines.base import Segment
 from stepaudio_api.protocol.transcription import (
     DurationUsage,
     Transcription,
+    TranscriptionLogprob,
     TranscriptionSegment,
     TranscriptionVerbose,
     TranscriptionWord,
@@ -62,6 +63,14 @@ def full_text(segments: list[Segment]) -> str:
     return "".join(s.text for s in segments).strip()
 
 
+def logprobs_of(segments: list[Segment]) -> list[TranscriptionLogprob]:
+    return [
+        TranscriptionLogprob(t.token, round(t.logprob, 6), list(t.token.encode()))
+        for s in segments
+        for t in s.logprobs or ()
+    ]
+
+
 def render_transcript(
     response_format: str,
     segments: list[Segment],
@@ -70,6 +79,7 @@ def render_transcript(
     language: str,
     duration: float,
     with_words: bool,
+    with_logprobs: bool = False,
 ) -> bytes:
     usage = DurationUsage(seconds=round(duration, 3))
     if response_format == "text":
@@ -79,7 +89,9 @@ def render_transcript(
     if response_format == "vtt":
         return to_vtt(segments).encode()
     if response_format == "json":
-        return msgspec.json.encode(Transcription(text=full_text(segments), usage=usage))
+        logprobs = logprobs_of(segments) if with_logprobs else None
+        transcript = Transcription(text=full_text(segments), logprobs=logprobs, usage=usage)
+        return msgspec.json.encode(transcript)
     words = None
     if with_words:
         words = [

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import BinaryIO, Literal
 
-from stepaudio_api.audio.decode import DecodedAudio, decode_audio
-from stepaudio_api.engines.base import (
-    Recognizer,
-    Segment,
-    TranscriptionOptions,
-    TranscriptionStream,
-)
+from stepaudio_api.audio.decode import decode_blocks, measure_audio
+from stepaudio_api.engines.base import Recognizer, Segment, TranscriptionOptions
 from stepaudio_api.errors import InvalidRequest
 from stepaudio_api.protocol.sse import sse_event
 from stepaudio_api.protocol.transcription import (
@@ -21,8 +16,9 @@ from stepaudio_api.protocol.transcription import (
     TranscriptTextDelta,
     TranscriptTextDone,
 )
+from stepaudio_api.serving.audio_pieces import WHOLE, PieceRule, cut_into_pieces
 from stepaudio_api.serving.byte_stream import ByteStream, sse_error_event
-from stepaudio_api.serving.hearing import hear
+from stepaudio_api.serving.hearing import HeardPieces
 from stepaudio_api.serving.metering import RequestMeter
 from stepaudio_api.serving.models import ModelCatalog
 from stepaudio_api.serving.transcript_formats import (
@@ -30,11 +26,13 @@ from stepaudio_api.serving.transcript_formats import (
     LANGUAGE_NAMES,
     RESPONSE_FORMATS,
     full_text,
+    logprobs_of,
     render_transcript,
 )
 
 _CODES_BY_NAME = {name: code for code, name in LANGUAGE_NAMES.items()}
 WHISPER_SAMPLE_RATE = 16000
+MIN_AUDIO_SECONDS = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +45,10 @@ class TranscriptionJob:
     temperature: float | None = None
     timestamp_granularities: tuple[str, ...] = ()
     stream: bool = False
+    include: tuple[str, ...] = ()
+    chunking: PieceRule = WHOLE
+    known_speaker_names: tuple[str, ...] = ()
+    known_speaker_references: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,9 +92,32 @@ class TranscriptionServing:
                 "stream=true sends transcript.text events; response_format must be json or text",
                 param="stream",
             )
+        for item in job.include:
+            if item != "logprobs":
+                raise InvalidRequest(f"include may hold 'logprobs', not '{item}'",
+                                     param="include")  # fmt: skip
+        if job.include and job.response_format != "json":
+            raise InvalidRequest("include[]=logprobs works only with response_format 'json'",
+                                 param="include")  # fmt: skip
         model = self.catalog.resolve(job.model, "transcription")
         engine = model.engine
         assert isinstance(engine, Recognizer)
+        if job.include and not engine.gives_logprobs:
+            raise InvalidRequest(
+                f"The model '{job.model}' gives no logprobs; models that do: "
+                + (", ".join(self._names(lambda e: e.gives_logprobs)) or "none here"),
+                param="include",
+            )
+        speakers = {"known_speaker_names": job.known_speaker_names,
+                    "known_speaker_references": job.known_speaker_references}  # fmt: skip
+        for field, given in speakers.items():
+            if given and not engine.diarizes:
+                raise InvalidRequest(
+                    f"{field}[] needs a model that tells speakers apart (diarization), and "
+                    f"'{job.model}' does not; models that do: "
+                    + (", ".join(self._names(lambda e: e.diarizes)) or "none here yet"),
+                    param=field,
+                )
         language = job.language.strip().lower() if job.language else None
         if language:
             language = _CODES_BY_NAME.get(language, language)
@@ -105,6 +130,11 @@ class TranscriptionServing:
                 )
         return model.id, engine, language
 
+    def _names(self, can: Callable[[Recognizer], bool]) -> list[str]:
+        """The transcription models (ids: their aliases too) whose engine ``can``."""
+        return [m.id for m in self.catalog.models
+                if isinstance(m.engine, Recognizer) and can(m.engine)]  # fmt: skip
+
     def create_transcription(
         self, audio: bytes | BinaryIO, job: TranscriptionJob, meter: RequestMeter | None = None
     ) -> ByteStream:
@@ -115,10 +145,11 @@ class TranscriptionServing:
             temperature=job.temperature,
             word_timestamps="word" in job.timestamp_granularities,
             task=job.task,
+            logprobs="logprobs" in job.include,
         )
         admission = _Admission(model_id, meter)
         if job.stream:
-            events = self._events(engine, audio, options, admission)
+            events = self._events(engine, audio, options, job.chunking, admission)
             return ByteStream("text/event-stream", events, failure=sse_error_event)
         content_type = CONTENT_TYPES[job.response_format]
         document = self._document(engine, audio, options, job, admission)
@@ -130,14 +161,25 @@ class TranscriptionServing:
         engine: Recognizer,
         audio: bytes | BinaryIO,
         options: TranscriptionOptions,
+        chunking: PieceRule,
         admission: _Admission,
-    ) -> AsyncIterator[tuple[DecodedAudio, TranscriptionStream]]:
-        """Hold an engine place while the upload is decoded and its segments are recognised;
-        the quota is charged once the audio's duration is known, before recognition."""
+    ) -> AsyncIterator[tuple[float, HeardPieces]]:
+        """Hold an engine place while the upload is decoded and recognised. The whole file is
+        decoded once first, keeping nothing, so that bad audio is refused and the quota
+        charged by the exact duration before recognition; then again, a piece at a time."""
         async with engine.reserve():
-            decoded = await engine.pool.run(decode_audio, audio, WHISPER_SAMPLE_RATE)
-            await admission.admit(decoded.duration)
-            yield decoded, await hear(engine, decoded.samples, options)
+            duration = await engine.pool.run(measure_audio, audio)
+            if duration < MIN_AUDIO_SECONDS:
+                raise InvalidRequest(
+                    f"Audio file is too short ({duration:.3f} s). Minimum audio length is "
+                    f"{MIN_AUDIO_SECONDS} seconds.",
+                    param="file",
+                    code="audio_too_short",
+                )
+            await admission.admit(duration)
+            blocks = decode_blocks(audio, WHISPER_SAMPLE_RATE)
+            pieces = cut_into_pieces(blocks, chunking, duration)
+            yield duration, HeardPieces(engine, engine.pool.iterate(pieces), options)
 
     async def _document(
         self,
@@ -147,15 +189,17 @@ class TranscriptionServing:
         job: TranscriptionJob,
         admission: _Admission,
     ) -> AsyncIterator[bytes]:
-        async with self._recognition(engine, audio, options, admission) as (decoded, stream):
-            segments = [segment async for segment in stream.segments]
+        recognition = self._recognition(engine, audio, options, job.chunking, admission)
+        async with recognition as (duration, heard):
+            segments = [segment async for segment in heard.segments()]
         yield render_transcript(
             job.response_format,
             segments,
             task=job.task,
-            language=stream.language,
-            duration=decoded.duration,
+            language=heard.language or "en",
+            duration=duration,
             with_words=options.word_timestamps,
+            with_logprobs=options.logprobs,
         )
 
     async def _events(
@@ -163,13 +207,17 @@ class TranscriptionServing:
         engine: Recognizer,
         audio: bytes | BinaryIO,
         options: TranscriptionOptions,
+        chunking: PieceRule,
         admission: _Admission,
     ) -> AsyncIterator[bytes]:
         done: list[Segment] = []
-        async with self._recognition(engine, audio, options, admission) as (decoded, stream):
-            async for segment in stream.segments:
+        recognition = self._recognition(engine, audio, options, chunking, admission)
+        async with recognition as (duration, heard):
+            async for segment in heard.segments():
                 text = segment.text if done else segment.text.lstrip()
                 done.append(segment)
-                yield sse_event(TranscriptTextDelta(delta=text))
-        usage = DurationUsage(seconds=round(decoded.duration, 3))
-        yield sse_event(TranscriptTextDone(text=full_text(done), usage=usage))
+                logprobs = logprobs_of([segment]) if options.logprobs else None
+                yield sse_event(TranscriptTextDelta(delta=text, logprobs=logprobs))
+        usage = DurationUsage(seconds=round(duration, 3))
+        logprobs = logprobs_of(done) if options.logprobs else None
+        yield sse_event(TranscriptTextDone(text=full_text(done), logprobs=logprobs, usage=usage))

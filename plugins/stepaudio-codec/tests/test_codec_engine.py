@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 import torch
 from codec_checkpoints import jfk, write_codec_folders
-from stepaudio_codec.engine import StepAudioCodec
 
 from stepaudio_api.engines.base import EngineNotConfigured
 from stepaudio_api.engines.codec import (
@@ -22,6 +21,7 @@ from stepaudio_api.engines.codec import (
     CodecTokenError,
 )
 from stepaudio_api.engines.worker_pool import WorkerPool
+from stepaudio_codec.engine import StepAudioCodec
 
 HOP = 256
 RATE = 22050

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+
 from stepaudio_codec.decoder import cosyvoice_yaml as cy
 from stepaudio_codec.decoder.conformer import (
     ConformerConfig,

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+
 from stepaudio_codec.decoder.cosyvoice_yaml import released_hift_kwargs
 from stepaudio_codec.decoder.hift import HiftVocoder
 from stepaudio_codec.decoder.hift_config import HiftConfig

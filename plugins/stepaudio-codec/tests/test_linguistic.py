@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 import torch
 import yaml
+
+from stepaudio_api.audio.decode import decode_audio
 from stepaudio_codec.errors import CheckpointError
 from stepaudio_codec.folders import PARAFORMER_DIR
 from stepaudio_codec.tiny.tokenizer_paraformer import (
@@ -33,8 +35,6 @@ from stepaudio_codec.tokenizer.sanm_encoder import (
     SanmEncoderConfig,
     sinusoidal_encoding,
 )
-
-from stepaudio_api.audio.decode import decode_audio
 
 JFK = Path(__file__).resolve().parents[3] / "tests" / "data" / "en_jfk.flac"
 

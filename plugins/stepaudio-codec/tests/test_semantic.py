@@ -13,6 +13,8 @@ import onnxruntime as ort
 import pytest
 import torch
 from onnx import numpy_helper
+
+from stepaudio_api.audio.decode import decode_audio
 from stepaudio_codec.errors import CheckpointError
 from stepaudio_codec.mel_filters import mel_filterbank
 from stepaudio_codec.tiny.semantic_onnx import TINY, write_tiny_semantic_onnx
@@ -24,8 +26,6 @@ from stepaudio_codec.tokenizer.semantic_layout import (
 )
 from stepaudio_codec.tokenizer.semantic_model import file_tensor_shapes
 from stepaudio_codec.tokenizer.whisper_mel import whisper_log_mel
-
-from stepaudio_api.audio.decode import decode_audio
 
 JFK = Path(__file__).parents[3] / "tests" / "data" / "en_jfk.flac"
 MANIFEST = Path(__file__).parents[1] / "stepaudio_codec" / "manifests" / "semantic_v1_25hz.json"

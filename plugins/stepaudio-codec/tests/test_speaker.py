@@ -9,11 +9,11 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper
+
+from stepaudio_api.audio.decode import decode_audio
 from stepaudio_codec.decoder.speaker import SpeakerEmbedder, kaldi_fbank
 from stepaudio_codec.errors import CheckpointError
 from stepaudio_codec.tiny.campplus_onnx import tiny_campplus_reference, write_tiny_campplus
-
-from stepaudio_api.audio.decode import decode_audio
 
 JFK = Path(__file__).parents[3] / "tests" / "data" / "en_jfk.flac"
 

@@ -13,6 +13,7 @@ import sentencepiece
 import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
+
 from stepaudio_codec.errors import CheckpointError
 from stepaudio_codec.step1_folder import (
     INDEX_FILE,

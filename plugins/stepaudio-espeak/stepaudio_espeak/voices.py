@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from stepaudio_api.engines import VoiceInfo
+from stepaudio_espeak.japanese import to_kana
 from stepaudio_espeak.mandarin import to_pinyin
 
 
@@ -47,7 +48,13 @@ VOICES: tuple[EspeakVoice, ...] = (
     ),
     EspeakVoice("en-us", "en-us", "en-US", "English, American (espeak-ng)"),
     EspeakVoice("en-gb", "en-gb", "en-GB", "English, British (espeak-ng)"),
-    EspeakVoice("ja", "ja", "ja", "Japanese (espeak-ng; kana only, kanji are not read)"),
+    EspeakVoice(
+        "ja",
+        "ja",
+        "ja",
+        "Japanese (espeak-ng, kanji read as kana by MeCab with UniDic)",
+        prepare=to_kana,
+    ),
     EspeakVoice("ko", "ko", "ko", "Korean (espeak-ng)"),
     EspeakVoice("fr", "fr-fr", "fr-FR", "French (espeak-ng)"),
     EspeakVoice("de", "de", "de", "German (espeak-ng)"),

@@ -5,18 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import subprocess
 from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from stepaudio_espeak import register_engines
-from stepaudio_espeak.mandarin import to_pinyin
-from stepaudio_espeak.synthesizer import EspeakNotInstalled, EspeakSynthesizer, read_wav
 
 from stepaudio_api.engines import PcmChunk, SynthesisOptions, WorkerPool
 from stepaudio_api.engines.base import EngineTypes
 from stepaudio_api.plugins import get_plugin_manager
 from stepaudio_api.settings import load_settings
+from stepaudio_espeak import register_engines
+from stepaudio_espeak.japanese import to_kana
+from stepaudio_espeak.mandarin import to_pinyin
+from stepaudio_espeak.synthesizer import EspeakNotInstalled, EspeakSynthesizer, read_wav
 
 needs_espeak = pytest.mark.skipif(
     shutil.which("espeak-ng") is None, reason="the Debian package espeak-ng is not installed"
@@ -122,6 +124,28 @@ def test_mandarin_goes_through_pinyin_with_tone_numbers() -> None:
     # Latin words and digits are left for espeak-ng to read
     assert to_pinyin("2024年的Hello大会") == "2024 nian2 de Hello da4 hui4"
     assert to_pinyin("Hello, world.") == "Hello, world."
+
+
+def test_japanese_kanji_are_read_as_kana_as_spoken() -> None:
+    """espeak-ng's ja voice says "Chinese letter" for a kanji; MeCab's readings are kana, the
+    particle は said ワ and long vowels marked."""
+    assert to_kana("今日は良い天気ですね。") == "キョーワヨイテンキデスネ。"
+    assert to_kana("東京駅まで電車で行きます") == "トーキョーエキマデデンシャデイキマス"
+    assert to_kana("私はiPhoneを使います") == "ワタクシワiPhoneオツカイマス"  # Latin as it is
+    assert to_kana("Hello, world.") == "Hello, world."
+
+
+@needs_espeak
+def test_japanese_is_read_not_spelled() -> None:
+    """espeak-ng's phonemes: kanji switch it to English ("(en)tS'aIni:z": "Chinese letter"),
+    their kana do not."""
+
+    def phonemes(text: str) -> str:
+        command = ["espeak-ng", "-q", "-x", "-v", "ja", text]
+        return subprocess.run(command, capture_output=True, text=True, check=True).stdout
+
+    assert "(en)" in phonemes("今日は良い天気")
+    assert "(en)" not in phonemes(to_kana("今日は良い天気"))
 
 
 def test_a_missing_program_names_the_debian_package(pool: WorkerPool) -> None:

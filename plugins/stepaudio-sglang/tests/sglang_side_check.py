@@ -70,6 +70,7 @@ class Harness:
     def __init__(self, model: Any, pool_tokens: int = 512) -> None:
         from sglang.srt.layers.attention.attention_registry import ATTENTION_BACKENDS
         from sglang.srt.mem_cache.memory_pool import MHATokenToKVPool, ReqToTokenPool
+
         from stepaudio_sglang.sglang_backend import BACKEND_NAME
 
         attention = model.model.layers[0].self_attn  # this rank's heads
@@ -194,6 +195,7 @@ def random_state(config: Any) -> dict[str, torch.Tensor]:
 def build(config_dict: dict[str, Any], weights: Any) -> Any:
     """``Step1ForCausalLM`` on the CPU in float32, loaded through ``load_weights``."""
     from sglang.srt.model_loader.utils import set_default_torch_dtype
+
     from stepaudio_sglang.models.step1 import Step1ForCausalLM, Step1HFConfig
 
     hf_keys = ("auto_map", "model_type", "architectures")

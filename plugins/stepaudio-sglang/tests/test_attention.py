@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import torch
+
 from stepaudio_sglang.alibi import alibi_slopes
 from stepaudio_sglang.attention import (
     decode_attention_torch,
@@ -27,8 +28,9 @@ from stepaudio_sglang.attention import (
 
 pytest.importorskip("triton")
 import triton
-from stepaudio_sglang.attention import triton_kernels, triton_paged
 from triton.runtime.interpreter import InterpretedFunction
+
+from stepaudio_sglang.attention import triton_kernels, triton_paged
 
 
 @pytest.fixture(autouse=True)

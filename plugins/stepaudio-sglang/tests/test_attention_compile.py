@@ -13,13 +13,15 @@ from typing import Any
 
 import pytest
 import torch
+
 from stepaudio_sglang.alibi import alibi_slopes
 
 pytest.importorskip("triton")
 import triton
-from stepaudio_sglang.attention import triton_kernels, triton_paged
 from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
+
+from stepaudio_sglang.attention import triton_kernels, triton_paged
 
 POINTER = {torch.bfloat16: "*bf16", torch.float32: "*fp32", torch.int32: "*i32"}
 POINTER[torch.int64] = "*i64"

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from stepaudio_sglang.alibi import alibi_slopes, rank_heads, sqrt_alibi_bias
 from stepaudio_sglang.config import Step1Config, Step1FolderError
 from stepaudio_sglang.reference import Step1Model, Step1Tokenizer, sqrt_alibi_attention

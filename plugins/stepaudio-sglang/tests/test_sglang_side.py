@@ -18,6 +18,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+
 from stepaudio_sglang import launch_server
 from stepaudio_sglang.logit_processor import AUDIO_IDS, Step1RepetitionBan, processor_string
 from stepaudio_sglang.repetition import WINDOW, banned_id
@@ -258,6 +259,7 @@ def greedy(
 @needs_side_env
 def test_side_server_generates_as_the_reference(side_server: str, tiny_tts: Path) -> None:
     import httpx
+
     from stepaudio_sglang.reference import Step1Model
 
     reference = Step1Model.from_folder(tiny_tts)

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 import torch
+
 from stepaudio_codec.tiny.step1_llm import write_tiny_step1
 from stepaudio_sglang.logit_processor import processor_string
 from stepaudio_sglang.reference import Step1Model, Step1Tokenizer

@@ -8,10 +8,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from stepaudio_step_audio.prompts import PromptTokenizer
-
 from stepaudio_api.engines.base import EngineNotConfigured
 from stepaudio_api.engines.sglang_generate import SGLangGenerate, SGLangSettings
+from stepaudio_step_audio.prompts import PromptTokenizer
 
 CLIENT_OPTIONS = {f.name for f in dataclasses.fields(SGLangSettings)} - {"name"}
 
@@ -46,6 +45,7 @@ def folder_option(engine: str, options: dict[str, Any], key: str, what: str) -> 
 def load_prompt_tokenizer(folder: Path) -> PromptTokenizer:
     """The folder's ``tokenizer.model``, checked to have the ids Step-Audio hard-wires."""
     import sentencepiece
+
     from stepaudio_codec.step1_folder import check_step1_tokenizer
 
     path = folder / "tokenizer.model"

@@ -66,6 +66,7 @@ class StepAudioTTS(Synthesizer):
     emotions = ("happy", "angry", "sad", "coy")
     modes = ("speak", "sing", "rap", "hum")
     languages = ("zh", "en", "ja", "ko", "yue")
+    polyglot_voices = True  # each speaker speaks every language above
 
     def __init__(self, name: str, options: dict[str, Any], pool: Any) -> None:
         super().__init__(name, options, pool)

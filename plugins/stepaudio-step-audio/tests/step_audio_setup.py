@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stepaudio_sglang.standin import StandinOptions, StandinServer
-
 from stepaudio_api.testing import TestServer, running_server
+from stepaudio_sglang.standin import StandinOptions, StandinServer
 
 REPOSITORY = Path(__file__).resolve().parents[3]
 DATA = REPOSITORY / "tests" / "data"

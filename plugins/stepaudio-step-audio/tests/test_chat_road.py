@@ -12,10 +12,10 @@ from collections.abc import Iterator
 import openai
 import pytest
 from step_audio_setup import DATA, StepAudioRoad, step_audio_road
-from stepaudio_sglang.reference import Step1Tokenizer
-from stepaudio_step_audio.prompts import chat_prompt_text
 
 from stepaudio_api.engines.codec import is_audio_id
+from stepaudio_sglang.reference import Step1Tokenizer
+from stepaudio_step_audio.prompts import chat_prompt_text
 
 STOP_IDS = {2, 3}  # the stand-in (as SGLang) stops at the config's and the tokenizer's eos
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from stepaudio_step_audio.chat_engine import Detokenized
 from stepaudio_step_audio.prompts import (
     SYSTEM_RAP,

@@ -12,6 +12,9 @@ from collections.abc import Iterator
 import openai
 import pytest
 from step_audio_setup import DATA, TINGTING, YUQIAN, StepAudioRoad, step_audio_road
+
+from stepaudio_api.audio.decode import decode_audio
+from stepaudio_api.engines.codec import is_audio_id
 from stepaudio_sglang.logit_processor import processor_string
 from stepaudio_step_audio.prompts import (
     SYSTEM_HUM,
@@ -19,9 +22,6 @@ from stepaudio_step_audio.prompts import (
     SYSTEM_WITHOUT_SPEAKER,
     tts_prompt_ids,
 )
-
-from stepaudio_api.audio.decode import decode_audio
-from stepaudio_api.engines.codec import is_audio_id
 
 
 @pytest.fixture(scope="module")

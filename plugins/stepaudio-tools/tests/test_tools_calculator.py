@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 
 import pytest
-from stepaudio_tools.calculator import calculate
-from stepaudio_tools.testing import call_tool, tool_registry
 
 from stepaudio_api import ToolError
+from stepaudio_tools.calculator import calculate
+from stepaudio_tools.testing import call_tool, tool_registry
 
 
 @pytest.mark.parametrize(

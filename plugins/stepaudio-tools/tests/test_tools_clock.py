@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from stepaudio_tools.clock import Clock, parse_time, resolve_zone
-from stepaudio_tools.testing import call_tool, tool_registry
 
 from stepaudio_api import ToolError
+from stepaudio_tools.clock import Clock, parse_time, resolve_zone
+from stepaudio_tools.testing import call_tool, tool_registry
 
 # 00:30 UTC on the day central Europe moves its clocks forward (at 01:00 UTC)
 NOW = dt.datetime(2025, 3, 30, 0, 30, 5, tzinfo=dt.UTC)

@@ -6,11 +6,11 @@ from typing import Any
 
 import jsonschema
 import pytest
-from stepaudio_tools import ToolOptions, options_from, register_tools
 
 from stepaudio_api.extensions.tools import Tool, ToolRegistry
 from stepaudio_api.plugins import get_plugin_manager
 from stepaudio_api.settings import load_settings
+from stepaudio_tools import ToolOptions, options_from, register_tools
 
 TOOLS = {"get_time", "convert_time", "calculate", "convert_units", "get_weather"}
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from stepaudio_tools.testing import call_tool, tool_registry
-from stepaudio_tools.units import convert_units
 
 from stepaudio_api import ToolError
+from stepaudio_tools.testing import call_tool, tool_registry
+from stepaudio_tools.units import convert_units
 
 
 @pytest.mark.parametrize(

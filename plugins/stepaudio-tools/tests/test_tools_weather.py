@@ -11,11 +11,11 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from stepaudio_tools.testing import OpenMeteoStandIn, call_tool, tool_registry
-from stepaudio_tools.weather import CURRENT, DAILY, WMO_CODES, describe_code
 
 from stepaudio_api import ToolError, ToolTimeout
 from stepaudio_api.extensions.tools import ToolRegistry
+from stepaudio_tools.testing import OpenMeteoStandIn, call_tool, tool_registry
+from stepaudio_tools.weather import CURRENT, DAILY, WMO_CODES, describe_code
 
 
 @pytest.fixture
