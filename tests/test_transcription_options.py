@@ -183,20 +183,20 @@ def test_server_vad_cuts_at_its_pauses_and_its_settings_move_the_cuts(client) ->
 
 
 def test_continuous_speech_is_cut_at_its_longest_at_a_quiet_moment() -> None:
-    """A piece holds at most 2 minutes: 2.6 minutes of speech without a 2 s pause are cut once,
+    """A piece holds at most a minute: 1.3 minutes of speech without a 2 s pause are cut once,
     at the quietest window of the last 10 s, and nothing is lost between the pieces."""
     from stepaudio_api.audio.decode import decode_audio
     from stepaudio_api.serving.audio_pieces import WHOLE, cut_into_pieces
 
     speech = decode_audio((Path(TESTDATA) / "en_jfk.flac").read_bytes(), 16000).samples
     reading = np.concatenate([speech, np.zeros(4800, np.float32)])
-    recording = np.tile(reading, 14)
+    recording = np.tile(reading, 7)
     blocks = np.array_split(recording, len(recording) // 4096)
     pieces = list(cut_into_pieces(blocks, WHOLE, len(recording) / 16000))
     assert len(pieces) == 2, [(p.start, len(p.samples)) for p in pieces]
     first, second = pieces
     cut = first.start + len(first.samples)
-    assert 110 * 16000 <= cut <= 120 * 16000 and second.start == cut
+    assert 50 * 16000 <= cut <= 60 * 16000 and second.start == cut
     # the cut falls where the recording is quiet (a pause, not a word)
     assert np.sqrt(np.mean(recording[cut - 256 : cut + 256] ** 2)) < 0.01
     assert np.array_equal(np.concatenate([first.samples, second.samples]),

@@ -24,6 +24,7 @@ from stepaudio_api.api.streaming import start_streaming
 from stepaudio_api.errors import InvalidRequest
 from stepaudio_api.protocol.transcription import (
     Transcription,
+    TranscriptionDiarized,
     TranscriptionForm,
     TranscriptionVerbose,
     TranslationForm,
@@ -31,7 +32,7 @@ from stepaudio_api.protocol.transcription import (
 from stepaudio_api.serving.transcription import TranscriptionJob
 
 TRANSCRIPTS = {
-    "application/json": (Transcription, TranscriptionVerbose),
+    "application/json": (Transcription, TranscriptionVerbose, TranscriptionDiarized),
     "text/plain": TEXT, "application/x-subrip": TEXT, "text/vtt": TEXT,
 }  # fmt: skip
 _TRANSCRIPTION_FIELDS = form_fields(TranscriptionForm) | CHUNKING_FIELDS
@@ -58,6 +59,9 @@ def _job(form: FormMultiDict, task: Literal["transcribe", "translate"]) -> Trans
         stream=form_bool(form, "stream") or False,
         include=_values(form, "include"),
         chunking=chunking_rule(form),
+        chunking_given=any(
+            key == "chunking_strategy" or key.startswith("chunking_strategy[") for key in form
+        ),
         known_speaker_names=_values(form, "known_speaker_names"),
         known_speaker_references=_values(form, "known_speaker_references"),
     )

@@ -76,6 +76,9 @@ class TranscriptionOptions:
     greedy pass); an engine may take a faster road for it, or the usual one."""
     logprobs: bool = False
     """Fill each segment's ``logprobs`` (asked only of engines with ``gives_logprobs``)."""
+    speakers: Any = None
+    """A diarizing engine's SpeakerBook (speakers/book.py): the request's known speakers and
+    those found in its earlier pieces, so that labels hold across a long recording."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +110,8 @@ class Segment:
     no_speech_prob: float
     words: list[Word] | None = None
     logprobs: list[TokenLogprob] | None = None
+    speaker: str | None = None
+    """Who spoke it, from a diarizing engine: a known speaker's name, else A, B, ..."""
 
 
 @dataclass(slots=True)

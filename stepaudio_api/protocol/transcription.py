@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-TranscriptFormat = Literal["json", "text", "srt", "verbose_json", "vtt"]
+TranscriptFormat = Literal["json", "text", "srt", "verbose_json", "vtt", "diarized_json"]
 
 
 class ChunkingStrategyVad(msgspec.Struct, kw_only=True):
@@ -31,8 +31,8 @@ class TranscriptionForm(msgspec.Struct, kw_only=True):
     """step-audio-asr (English, fast), step-audio-asr-multilingual, or OpenAI's names
     (whisper-1, gpt-4o-transcribe, ...: the multilingual model, as OpenAI's are)."""
     chunking_strategy: Literal["auto"] | ChunkingStrategyVad | msgspec.UnsetType = msgspec.UNSET
-    """Unset or `auto`: audio over a minute is recognised in pieces, cut at a pause of 2 s or
-    more once a piece holds a minute (at two minutes at the latest); `server_vad`: a piece for
+    """Unset or `auto`: audio over 30 s is recognised in pieces, cut at a pause of 2 s or more
+    once a piece holds 30 s (at a minute at the latest); `server_vad`: a piece for
     every pause of `silence_duration_ms`."""
     include: list[Literal["logprobs"]] = msgspec.field(default_factory=list, name="include[]")
     """`logprobs` (with response_format json): the log-probabilities of the text's pieces, from
@@ -40,16 +40,19 @@ class TranscriptionForm(msgspec.Struct, kw_only=True):
     known_speaker_names: list[str] = msgspec.field(
         default_factory=list, name="known_speaker_names[]"
     )
-    """For a diarizing model (none here yet: it is refused)."""
+    """With a diarizing model (step-audio-asr-diarize, gpt-4o-transcribe-diarize): the names of
+    up to 4 speakers, each with a reference in `known_speaker_references[]`, in the same
+    order; segments they speak carry the name."""
     known_speaker_references: list[str] = msgspec.field(
         default_factory=list, name="known_speaker_references[]"
     )
-    """Data URLs of the known speakers' voices, for a diarizing model."""
+    """Data URLs (`data:audio/wav;base64,...`) of 2-10 s clips of the known speakers' voices."""
     language: str | msgspec.UnsetType = msgspec.UNSET
     """The input language, ISO-639-1 (en, zh, ...); default: detected."""
     prompt: str | msgspec.UnsetType = msgspec.UNSET
     """Text to guide the model's style or continue a previous segment."""
     response_format: TranscriptFormat = "json"
+    """`diarized_json` (diarizing models only): segments with `speaker`, `start`, `end`."""
     stream: bool = False
     """Send `transcript.text.delta` events as the audio is recognised, then
     `transcript.text.done` (response_format json or text)."""
@@ -119,11 +122,30 @@ class TranscriptionVerbose(msgspec.Struct, omit_defaults=True):
     usage: DurationUsage | None = None
 
 
+class TranscriptionDiarizedSegment(msgspec.Struct, tag="transcript.text.segment", tag_field="type"):
+    id: str
+    start: float
+    end: float
+    text: str
+    speaker: str
+    """A known speaker's name, else A, B, ... in the order they are first heard."""
+
+
+class TranscriptionDiarized(msgspec.Struct, omit_defaults=True):
+    task: Literal["transcribe"]
+    duration: float
+    text: str
+    segments: list[TranscriptionDiarizedSegment]
+    usage: DurationUsage | None = None
+
+
 class TranscriptTextDelta(
     msgspec.Struct, tag="transcript.text.delta", tag_field="type", omit_defaults=True
 ):
     delta: str
     logprobs: list[TranscriptionLogprob] | None = None
+    segment_id: str | None = None
+    """With response_format diarized_json: the segment the text belongs to."""
 
 
 class TranscriptTextDone(

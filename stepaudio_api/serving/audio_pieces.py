@@ -40,10 +40,11 @@ class PieceRule:
     threshold: float = 0.5
     prefix_padding_ms: int = SPEECH_PAD_MS
     silence_duration_ms: int = MIN_SILENCE_MS
-    min_seconds: float = 60.0
-    max_seconds: float = 120.0
+    min_seconds: float = 30.0
+    max_seconds: float = 60.0
     """Whisper's features and the VAD that hearing.py runs cost about 1.5 MB a second of
-    piece (300 s pieces of unbroken speech took the server past 1 GB)."""
+    piece (300 s pieces of unbroken speech took the server past 1 GB; with the Mandarin
+    voice loaded too, 120 s pieces took an hour's transcription to 1030 MB)."""
 
 
 WHOLE = PieceRule()

@@ -1,4 +1,5 @@
-"""A finished transcript in OpenAI's response formats: json, text, srt, verbose_json, vtt."""
+"""A finished transcript in OpenAI's response formats: json, text, srt, verbose_json, vtt, and
+diarized_json (a diarizing model's)."""
 
 from __future__ import annotations
 
@@ -8,16 +9,19 @@ from stepaudio_api.engines.base import Segment
 from stepaudio_api.protocol.transcription import (
     DurationUsage,
     Transcription,
+    TranscriptionDiarized,
+    TranscriptionDiarizedSegment,
     TranscriptionLogprob,
     TranscriptionSegment,
     TranscriptionVerbose,
     TranscriptionWord,
 )
 
-RESPONSE_FORMATS = ("json", "text", "srt", "verbose_json", "vtt")
+RESPONSE_FORMATS = ("json", "text", "srt", "verbose_json", "vtt", "diarized_json")
 CONTENT_TYPES = {
     "json": "application/json",
     "verbose_json": "application/json",
+    "diarized_json": "application/json",
     "text": "text/plain; charset=utf-8",
     "srt": "application/x-subrip; charset=utf-8",
     "vtt": "text/vtt; charset=utf-8",
@@ -63,6 +67,17 @@ def full_text(segments: list[Segment]) -> str:
     return "".join(s.text for s in segments).strip()
 
 
+def segment_id(segment: Segment) -> str:
+    return f"seg_{segment.id}"
+
+
+def diarized_segment(segment: Segment) -> TranscriptionDiarizedSegment:
+    return TranscriptionDiarizedSegment(
+        id=segment_id(segment), start=round(segment.start, 3), end=round(segment.end, 3),
+        text=segment.text.strip(), speaker=segment.speaker or "A",
+    )  # fmt: skip
+
+
 def logprobs_of(segments: list[Segment]) -> list[TranscriptionLogprob]:
     return [
         TranscriptionLogprob(t.token, round(t.logprob, 6), list(t.token.encode()))
@@ -88,6 +103,12 @@ def render_transcript(
         return to_srt(segments).encode()
     if response_format == "vtt":
         return to_vtt(segments).encode()
+    if response_format == "diarized_json":
+        diarized = TranscriptionDiarized(
+            task="transcribe", duration=round(duration, 3), text=full_text(segments),
+            segments=[diarized_segment(s) for s in segments], usage=usage,
+        )  # fmt: skip
+        return msgspec.json.encode(diarized)
     if response_format == "json":
         logprobs = logprobs_of(segments) if with_logprobs else None
         transcript = Transcription(text=full_text(segments), logprobs=logprobs, usage=usage)

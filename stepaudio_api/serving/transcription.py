@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import BinaryIO, Literal
 
 from stepaudio_api.audio.decode import decode_blocks, measure_audio
@@ -19,20 +19,26 @@ from stepaudio_api.protocol.transcription import (
 from stepaudio_api.serving.audio_pieces import WHOLE, PieceRule, cut_into_pieces
 from stepaudio_api.serving.byte_stream import ByteStream, sse_error_event
 from stepaudio_api.serving.hearing import HeardPieces
+from stepaudio_api.serving.known_speakers import check_known_speakers, known_speaker_book
 from stepaudio_api.serving.metering import RequestMeter
 from stepaudio_api.serving.models import ModelCatalog
 from stepaudio_api.serving.transcript_formats import (
     CONTENT_TYPES,
     LANGUAGE_NAMES,
     RESPONSE_FORMATS,
+    diarized_segment,
     full_text,
     logprobs_of,
     render_transcript,
+    segment_id,
 )
+from stepaudio_api.speakers.book import SpeakerBook
 
 _CODES_BY_NAME = {name: code for code, name in LANGUAGE_NAMES.items()}
 WHISPER_SAMPLE_RATE = 16000
 MIN_AUDIO_SECONDS = 0.1
+DIARIZE_WHOLE_MAX_SECONDS = 30.0
+"""A diarizing model is given longer audio only with a chunking_strategy, as OpenAI's."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +55,8 @@ class TranscriptionJob:
     chunking: PieceRule = WHOLE
     known_speaker_names: tuple[str, ...] = ()
     known_speaker_references: tuple[str, ...] = ()
+    chunking_given: bool = False
+    """The form named a chunking_strategy ("auto" included)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,9 +95,10 @@ class TranscriptionServing:
             )
         if job.temperature is not None and not 0.0 <= job.temperature <= 1.0:
             raise InvalidRequest("temperature must be between 0 and 1", param="temperature")
-        if job.stream and job.response_format not in ("json", "text"):
+        if job.stream and job.response_format not in ("json", "text", "diarized_json"):
             raise InvalidRequest(
-                "stream=true sends transcript.text events; response_format must be json or text",
+                "stream=true sends transcript.text events; response_format must be json, text "
+                "or diarized_json",
                 param="stream",
             )
         for item in job.include:
@@ -118,6 +127,15 @@ class TranscriptionServing:
                     + (", ".join(self._names(lambda e: e.diarizes)) or "none here yet"),
                     param=field,
                 )
+        if job.response_format == "diarized_json" and not engine.diarizes:
+            raise InvalidRequest(
+                f"response_format 'diarized_json' needs a model that tells speakers apart, and "
+                f"'{job.model}' does not; models that do: "
+                + (", ".join(self._names(lambda e: e.diarizes)) or "none here"),
+                param="response_format",
+            )
+        if job.known_speaker_names or job.known_speaker_references:
+            check_known_speakers(job.known_speaker_names, job.known_speaker_references)
         language = job.language.strip().lower() if job.language else None
         if language:
             language = _CODES_BY_NAME.get(language, language)
@@ -149,7 +167,7 @@ class TranscriptionServing:
         )
         admission = _Admission(model_id, meter)
         if job.stream:
-            events = self._events(engine, audio, options, job.chunking, admission)
+            events = self._events(engine, audio, options, job, admission)
             return ByteStream("text/event-stream", events, failure=sse_error_event)
         content_type = CONTENT_TYPES[job.response_format]
         document = self._document(engine, audio, options, job, admission)
@@ -161,7 +179,7 @@ class TranscriptionServing:
         engine: Recognizer,
         audio: bytes | BinaryIO,
         options: TranscriptionOptions,
-        chunking: PieceRule,
+        job: TranscriptionJob,
         admission: _Admission,
     ) -> AsyncIterator[tuple[float, HeardPieces]]:
         """Hold an engine place while the upload is decoded and recognised. The whole file is
@@ -176,10 +194,27 @@ class TranscriptionServing:
                     param="file",
                     code="audio_too_short",
                 )
+            if engine.diarizes:
+                options = replace(options, speakers=await self._speakers(engine, job, duration))
             await admission.admit(duration)
             blocks = decode_blocks(audio, WHISPER_SAMPLE_RATE)
-            pieces = cut_into_pieces(blocks, chunking, duration)
+            pieces = cut_into_pieces(blocks, job.chunking, duration)
             yield duration, HeardPieces(engine, engine.pool.iterate(pieces), options)
+
+    async def _speakers(self, engine: Recognizer, job: TranscriptionJob,
+                        duration: float) -> SpeakerBook:  # fmt: skip
+        if duration > DIARIZE_WHOLE_MAX_SECONDS and not job.chunking_given:
+            raise InvalidRequest(
+                f"chunking_strategy is required for diarization when the audio is longer than "
+                f"{DIARIZE_WHOLE_MAX_SECONDS:g} seconds (this is {duration:.1f} s): give "
+                "'auto' or a server_vad object",
+                param="chunking_strategy",
+            )
+        if not job.known_speaker_names:
+            return SpeakerBook()
+        embed = getattr(engine, "embed", None)
+        return await engine.pool.run(known_speaker_book, embed, job.known_speaker_names,
+                                     job.known_speaker_references)  # fmt: skip
 
     async def _document(
         self,
@@ -189,7 +224,7 @@ class TranscriptionServing:
         job: TranscriptionJob,
         admission: _Admission,
     ) -> AsyncIterator[bytes]:
-        recognition = self._recognition(engine, audio, options, job.chunking, admission)
+        recognition = self._recognition(engine, audio, options, job, admission)
         async with recognition as (duration, heard):
             segments = [segment async for segment in heard.segments()]
         yield render_transcript(
@@ -207,17 +242,22 @@ class TranscriptionServing:
         engine: Recognizer,
         audio: bytes | BinaryIO,
         options: TranscriptionOptions,
-        chunking: PieceRule,
+        job: TranscriptionJob,
         admission: _Admission,
     ) -> AsyncIterator[bytes]:
         done: list[Segment] = []
-        recognition = self._recognition(engine, audio, options, chunking, admission)
+        diarized = job.response_format == "diarized_json"
+        recognition = self._recognition(engine, audio, options, job, admission)
         async with recognition as (duration, heard):
             async for segment in heard.segments():
                 text = segment.text if done else segment.text.lstrip()
                 done.append(segment)
                 logprobs = logprobs_of([segment]) if options.logprobs else None
-                yield sse_event(TranscriptTextDelta(delta=text, logprobs=logprobs))
+                delta_of = segment_id(segment) if diarized else None
+                yield sse_event(TranscriptTextDelta(delta=text, logprobs=logprobs,
+                                                    segment_id=delta_of))  # fmt: skip
+                if diarized:
+                    yield sse_event(diarized_segment(segment))
         usage = DurationUsage(seconds=round(duration, 3))
         logprobs = logprobs_of(done) if options.logprobs else None
         yield sse_event(TranscriptTextDone(text=full_text(done), logprobs=logprobs, usage=usage))
