@@ -51,8 +51,10 @@ def test_openai_names_and_which_model_each_is(client: openai.OpenAI) -> None:
                  "gpt-realtime-whisper", "gpt-live-transcribe"):  # fmt: skip
         assert models[name]["alias_of"] == "step-audio-asr-multilingual", name
         assert len(models[name]["capabilities"]["languages"]) == 99
-    # not multilingual at OpenAI either way: until a diarizing model comes, the English one
-    assert models["gpt-4o-transcribe-diarize"]["alias_of"] == ASR
+    diarize = models["gpt-4o-transcribe-diarize"]
+    assert diarize["alias_of"] == "step-audio-asr-diarize"
+    assert diarize["capabilities"]["diarization"] is True
+    assert len(diarize["capabilities"]["languages"]) == 99
     assert models[ASR]["capabilities"]["languages"] == ["en"]
     assert models[ASR]["capabilities"]["diarization"] is False
 

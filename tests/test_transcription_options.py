@@ -92,7 +92,7 @@ def test_a_model_without_logprobs_names_those_with_them(two_recognizers: TestSer
     ("model", "field", "value"),
     [
         (ASR, "known_speaker_names", ["agent"]),
-        ("gpt-4o-transcribe-diarize", "known_speaker_references", ["data:audio/wav;base64,AA"]),
+        ("whisper-1", "known_speaker_references", ["data:audio/wav;base64,AA"]),
     ],
 )
 def test_known_speakers_need_a_diarizing_model(client, model, field, value) -> None:  # type: ignore[no-untyped-def]
@@ -100,6 +100,7 @@ def test_known_speakers_need_a_diarizing_model(client, model, field, value) -> N
         model=model, file=jfk(), **{field: value}))  # fmt: skip
     assert (status, error["param"]) == (400, field), error
     assert f"{field}[]" in error["message"] and "diariz" in error["message"]
+    assert "step-audio-asr-diarize" in error["message"]  # the models that do
 
 
 def silent_wav(seconds: float) -> bytes:

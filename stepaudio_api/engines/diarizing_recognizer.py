@@ -38,7 +38,11 @@ class DiarizingRecognizer(Recognizer):
             raise ValueError(f"option recognizer = '{name}' names no speech recognition engine "
                              f"(configured: {', '.join(sorted(engines))})")  # fmt: skip
         self.recognizer = inner
-        self.languages = inner.languages
+
+    @property  # type: ignore[override]
+    def languages(self) -> tuple[str, ...]:
+        """The recognizer's (known once it has loaded)."""
+        return self.recognizer.languages if self.recognizer is not None else ()
 
     def load(self) -> None:
         unknown = set(self.options) - OPTIONS
