@@ -289,6 +289,45 @@ def test_a_transcription_session_on_jfk(chat_server: ServerProcess, testdata: An
     assert word_error_rate(reference, heard) <= 0.10, heard
 
 
+def test_a_diarizing_transcription_session_names_each_turns_speaker(
+    chat_server: ServerProcess, testdata: Any
+) -> None:
+    """input_audio_transcription with the diarize model: each turn's segments come as
+    conversation.item.input_audio_transcription.segment events with a speaker, and a speaker
+    keeps one label from turn to turn."""
+    from stepaudio_api.audio.decode import decode_audio
+
+    def pcm_of(name: str) -> bytes:
+        samples = decode_audio((testdata / name).read_bytes(), 24000).samples
+        return (np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes()
+
+    pcm = pcm_of("en_jfk.flac") + silence(2500) + pcm_of("zh_yuqian_prompt.wav") + silence(2500)
+    with ga(chat_server).realtime.connect(extra_query={"intent": "transcription"}) as connection:
+        events_until(connection, "session.created")
+        connection.session.update(session={"type": "transcription", "audio": {"input": {
+            "transcription": {"model": "gpt-4o-transcribe-diarize"},
+            "turn_detection": {"type": "server_vad", "silence_duration_ms": 2000}}}})  # fmt: skip
+        send_audio(connection, pcm, chunk_ms=100)
+        connection.input_audio_buffer.clear()
+        order, speakers, texts, cleared = [], {}, {}, False
+        for event in connection:
+            if event.type == "input_audio_buffer.committed":
+                order.append(event.item_id)
+            elif event.type == "conversation.item.input_audio_transcription.segment":
+                assert event.end > event.start >= 0 and event.text and event.id
+                speakers.setdefault(event.item_id, set()).add(event.speaker)
+            elif event.type == "conversation.item.input_audio_transcription.completed":
+                texts[event.item_id] = event.transcript
+            elif event.type == "input_audio_buffer.cleared":
+                cleared = True
+            if cleared and order and len(texts) == len(order):
+                break
+    assert len(order) == 2, (order, texts)
+    kennedy, yuqian = (speakers[item] for item in order)
+    assert kennedy == {"A"} and yuqian == {"B"}, speakers
+    assert word_error_rate(JFK, texts[order[0]]) <= 0.15, texts
+
+
 def test_g711_in_and_out(chat_server: ServerProcess, upstream: ChatStandIn) -> None:
     pcm = speech_pcm(chat_server, QUESTION)
     samples24 = np.frombuffer(pcm, dtype="<i2").astype(np.float32)

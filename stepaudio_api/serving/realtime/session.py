@@ -25,6 +25,7 @@ from stepaudio_api.serving.realtime.turn_detection import (
     TurnDetector,
 )
 from stepaudio_api.serving.realtime.turn_taking import TurnTaking
+from stepaudio_api.speakers.book import SpeakerBook
 
 logger = logging.getLogger(__name__)
 ANSWER_EVENTS = frozenset(("response.output_audio.delta", "response.output_text.delta",
@@ -47,6 +48,12 @@ class RealtimeSession(TurnTaking):
         self.speculation: Speculation | None = None
         self.tasks: set[asyncio.Task[Any]] = set()
         self.transcripts: dict[str, asyncio.Future[str]] = {}
+        self.speakers = SpeakerBook()
+        """With a diarizing transcription model: the speakers heard so far, so that one keeps
+        its label from turn to turn."""
+        self.hearing_in_turn = asyncio.Lock()
+        """Turns are heard one at a time, in the order they were committed, so that speakers
+        are lettered in the order they spoke (not the order their turns were recognised)."""
         self.audio_seconds_in = 0.0
         self.audio_seconds_out = 0.0
         self.tokens_in = self.tokens_out = 0

@@ -7,13 +7,14 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from stepaudio_api.audio.resample import StreamResampler
-from stepaudio_api.engines.base import Recognizer, TranscriptionOptions
+from stepaudio_api.engines.base import Recognizer, Segment, TranscriptionOptions
 from stepaudio_api.engines.chat import ChatEngine
 from stepaudio_api.errors import APIError
 from stepaudio_api.extensions.tools import ToolRegistry
@@ -33,6 +34,7 @@ from stepaudio_api.serving.speech import SpeechServing
 from stepaudio_api.serving.speech_style import SpeechStyle
 from stepaudio_api.serving.transcript_formats import full_text
 from stepaudio_api.settings import Settings
+from stepaudio_api.speakers.book import SpeakerBook
 from stepaudio_api.store.realtime_sessions import RealtimeSessionStore
 
 if TYPE_CHECKING:
@@ -107,13 +109,21 @@ class SessionParts:
         return pool.running_jobs > pool.threads
 
     async def transcribe(self, config: SessionConfig, audio: np.ndarray) -> str:
+        return full_text(await self.transcribe_segments(config, audio))
+
+    async def transcribe_segments(
+        self, config: SessionConfig, audio: np.ndarray, speakers: SpeakerBook | None = None
+    ) -> list[Segment]:
+        """A turn's segments; a diarizing model labels them with the session's ``speakers``."""
         if len(audio) < 1600:  # under 0.1 s: nothing to hear
-            return ""
+            return []
         engine, options = self.recognizer(config)
+        if engine.diarizes:
+            options = replace(options, speakers=speakers or SpeakerBook())
         # a session is admitted once (within its key's session limit): its turns wait for a
         # worker rather than being refused when the HTTP request queue is full
         stream = await hear(engine, audio, options)
-        return full_text([s async for s in stream.segments])
+        return [s async for s in stream.segments]
 
     async def listen(self, config: SessionConfig, audio: np.ndarray) -> str | None:
         """The audio as the session's model reads it, if it hears audio itself; a failure is

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from stepaudio_api.engines.base import Segment
 from stepaudio_api.errors import APIError
 from stepaudio_api.serving.realtime.conversation import Item, Part
 from stepaudio_api.serving.realtime.response_options import ResponseOptions
@@ -21,6 +22,7 @@ from stepaudio_api.serving.realtime.turn_detection import (
     SpeechStarted,
     SpeechStopped,
 )
+from stepaudio_api.serving.transcript_formats import full_text, segment_id
 
 if TYPE_CHECKING:
     from stepaudio_api.serving.realtime.session import RealtimeSession
@@ -91,13 +93,18 @@ class TurnTaking:
         self.transcripts[item.id] = future
 
         async def hear() -> None:
+            segments: list[Segment] = []
             try:
                 if isinstance(known, asyncio.Future):
                     text = await known  # a speculation heard it already, or soon will
                 elif known is not None:
                     text = known
                 else:
-                    text = await self.parts.transcribe(self.config, audio)
+                    async with self.hearing_in_turn:
+                        segments = await self.parts.transcribe_segments(
+                            self.config, audio, self.speakers
+                        )
+                    text = full_text(segments)
             except Exception as exc:
                 if isinstance(exc, APIError):
                     message = exc.message
@@ -113,6 +120,11 @@ class TurnTaking:
             else:
                 if self.config.transcription is not None or self.config.type == "transcription":
                     seconds = round(len(audio) / 16000, 3)
+                    for segment in (s for s in segments if s.speaker is not None):
+                        self.emit("conversation.item.input_audio_transcription.segment",
+                                  item_id=item.id, content_index=0, id=segment_id(segment),
+                                  start=round(segment.start, 3), end=round(segment.end, 3),
+                                  text=segment.text.strip(), speaker=segment.speaker)  # fmt: skip
                     self.emit("conversation.item.input_audio_transcription.delta", item_id=item.id,
                               content_index=0, delta=text)  # fmt: skip
                     self.emit("conversation.item.input_audio_transcription.completed",
