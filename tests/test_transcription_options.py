@@ -198,7 +198,9 @@ def test_continuous_speech_is_cut_at_its_longest_at_a_quiet_moment() -> None:
     first, second = pieces
     cut = first.start + len(first.samples)
     assert 50 * 16000 <= cut <= 60 * 16000 and second.start == cut
-    # the cut falls where the recording is quiet (a pause, not a word)
-    assert np.sqrt(np.mean(recording[cut - 256 : cut + 256] ** 2)) < 0.01
+    # the cut falls where the recording is quiet (a pause, not a word): a tenth of its loudness
+    # (the 1961 recording's pauses hiss at 0.011-0.015; its words run 0.05-0.4)
+    loudness = np.sqrt(np.mean(recording**2))
+    assert np.sqrt(np.mean(recording[cut - 256 : cut + 256] ** 2)) < 0.1 * loudness
     assert np.array_equal(np.concatenate([first.samples, second.samples]),
                           recording[first.start : second.start + len(second.samples)])  # fmt: skip
