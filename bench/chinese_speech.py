@@ -31,10 +31,11 @@ def main() -> None:
             with client.audio.speech.with_streaming_response.create(
                 model="tts-1", voice="alloy", input=SENTENCE, response_format="pcm"
             ) as response:
-                next(response.iter_bytes(1024))
+                chunks = response.iter_bytes(1024)
+                next(chunks)
                 served.append(time.perf_counter() - start)
                 voice_header = response.headers.get("x-stepaudio-voice", "")
-                for _chunk in response.iter_bytes():
+                for _chunk in chunks:
                     pass
     finally:
         stop_server(process)
