@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
@@ -112,6 +112,17 @@ class Segment:
     logprobs: list[TokenLogprob] | None = None
     speaker: str | None = None
     """Who spoke it, from a diarizing engine: a known speaker's name, else A, B, ..."""
+
+    def moved_on(self, samples: int, segment_id: int) -> Segment:
+        """This segment of audio that began ``samples`` (at 16 kHz) into a longer recording,
+        in the recording's times (its words' too; seek counts 10 ms frames)."""
+        offset = samples / 16000
+        words = self.words
+        if words is not None:
+            words = [replace(w, start=w.start + offset, end=w.end + offset) for w in words]
+        return replace(self, id=segment_id, seek=self.seek + samples * 100 // 16000,
+                       start=self.start + offset, end=self.end + offset,
+                       words=words)  # fmt: skip
 
 
 @dataclass(slots=True)

@@ -96,11 +96,6 @@ class DiarizingRecognizer(Recognizer):
 
 def _moved(segment: Segment, turn: Turn, index: int) -> Segment:
     """A turn's segment in the audio's times, labelled with the turn's speaker."""
-    offset = turn.start
-    words = segment.words
-    if words is not None:
-        words = [replace(w, start=w.start + offset, end=w.end + offset) for w in words]
-    return replace(segment, id=index, seek=segment.seek + round(offset * 100),
-                   start=round(segment.start + offset, 3),
-                   end=round(min(segment.end + offset, turn.end), 3),
-                   words=words, speaker=turn.speaker)  # fmt: skip
+    moved = segment.moved_on(round(turn.start * RATE), index)
+    return replace(moved, start=round(moved.start, 3), end=round(min(moved.end, turn.end), 3),
+                   speaker=turn.speaker)  # fmt: skip

@@ -111,19 +111,7 @@ class HeardPieces:
                 if self.language is None:
                     self.language = stream.language
                     options = replace(options, language=self.language)
-                yield _moved(segment, piece, next_id)
+                yield segment.moved_on(piece.start, next_id)
                 next_id += 1
         if self.language is None:
             self.language = self.engine.languages[0] if self.engine.languages else "en"
-
-
-def _moved(segment: Segment, piece: Piece, segment_id: int) -> Segment:
-    """A piece's segment in the recording's times (seek counts 10 ms frames)."""
-    offset = piece.start_seconds
-    words = segment.words
-    if words is not None:
-        words = [replace(w, start=w.start + offset, end=w.end + offset) for w in words]
-    frames = piece.start * 100 // VAD_SAMPLE_RATE
-    return replace(segment, id=segment_id, seek=segment.seek + frames,
-                   start=segment.start + offset, end=segment.end + offset,
-                   words=words)  # fmt: skip

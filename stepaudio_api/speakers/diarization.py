@@ -126,10 +126,3 @@ def diarize(encoder: SpeakerEncoder, samples: np.ndarray, book: SpeakerBook) -> 
         else:
             turns.append(Turn(start, end, speaker))
     return turns
-
-
-def speaker_at(turns: list[Turn], seconds: float) -> str:
-    for turn in turns:
-        if seconds < turn.end:
-            return turn.speaker
-    return turns[-1].speaker
