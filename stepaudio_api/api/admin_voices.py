@@ -107,7 +107,9 @@ async def download_audio(
 async def preview(
     voice_id: FromPath[str], request: Request, services: ServicesDependency
 ) -> Stream:
-    """Speak `input` in the cloned voice, as POST /v1/audio/speech would."""
+    """Speak `input` in the cloned voice, as POST /v1/audio/speech would; once it has all
+    been made, its voice's similarity to the reference clip is kept on the profile
+    (`preview_similarity`)."""
     body = decode_json_body(await request.body(), VoicePreviewRequest)
     profile = await services.voices.get_profile(voice_id)
     model = body.model or next(
@@ -122,7 +124,9 @@ async def preview(
         response_format=body.response_format,
     )
     meter = services.meter(caller_of(request), request_id_of(request), "speech")
-    return await start_streaming(meter.track(services.speech.create_speech(speech_request, meter)))
+    speech = services.speech.create_speech(speech_request, meter)
+    scored = services.voices.scored_preview(profile, model, speech, body.response_format)
+    return await start_streaming(meter.track(scored))
 
 
 def admin_voices_router(max_upload_bytes: int) -> Router:

@@ -51,6 +51,10 @@ def voice_object(listing: VoiceListing, admin: bool = False) -> VoiceObject:
             voice.source_duration = profile.source_duration_seconds
             voice.consent = profile.consent
             voice.created_by = profile.created_by
+            voice.preview_similarity = profile.preview_similarity
+            voice.preview_model = profile.preview_model
+            if profile.previewed_at is not None:
+                voice.previewed_at = int(profile.previewed_at.timestamp())
     return voice
 
 

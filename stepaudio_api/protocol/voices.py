@@ -39,6 +39,13 @@ class VoiceObject(msgspec.Struct, kw_only=True, omit_defaults=True):
     source_duration: float | None = None
     consent: str | None = None
     created_by: str | None = None
+    preview_similarity: float | None = None
+    """How alike the last whole preview's voice was to the reference clip's: the cosine
+    similarity of their speaker embeddings, -1 to 1 (one speaker's recordings lie at about
+    0.8-0.9, two speakers' below 0.75); unset until a preview is made."""
+    preview_model: str | None = None
+    """The speech model that spoke that preview."""
+    previewed_at: int | None = None
 
 
 class VoiceList(msgspec.Struct):

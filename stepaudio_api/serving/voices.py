@@ -18,12 +18,14 @@ from stepaudio_api.engines.base import Recognizer, Synthesizer, TranscriptionOpt
 from stepaudio_api.engines.codec import Codec, CodecPrompt
 from stepaudio_api.errors import InvalidRequest, NotFound
 from stepaudio_api.extensions.voices import PackVoice, VoicePackRegistry
+from stepaudio_api.serving.byte_stream import ByteStream
 from stepaudio_api.serving.hearing import hear
 from stepaudio_api.serving.metering import RequestMeter
 from stepaudio_api.serving.models import ModelCatalog
 from stepaudio_api.serving.transcript_formats import full_text
 from stepaudio_api.serving.transcription import WHISPER_SAMPLE_RATE
 from stepaudio_api.serving.voice_checks import check_fields, check_size
+from stepaudio_api.serving.voice_preview import PreviewScoring
 from stepaudio_api.settings import Settings
 from stepaudio_api.store.codec_prompts import CodecPromptStore
 from stepaudio_api.store.tables import VoiceProfile
@@ -274,6 +276,13 @@ class VoiceServing:
             )
         if not VOICE_ID.fullmatch(voice_id) or not await self.store.delete(voice_id):
             raise _not_found(voice_id)
+
+    def scored_preview(
+        self, profile: VoiceProfile, model: str, stream: ByteStream, response_format: str
+    ) -> ByteStream:
+        """A preview's stream, scored against the reference clip once it has all been made."""
+        scoring = PreviewScoring(self.store, self.catalog.registry.pool)
+        return scoring.scored(profile, model, stream, response_format)
 
     async def reference_audio(self, profile: VoiceProfile, audio_format: str) -> bytes:
         """The stored reference clip as FLAC (as stored) or 16-bit WAV."""

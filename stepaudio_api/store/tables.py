@@ -170,6 +170,10 @@ class VoiceProfile(Base):
     created_by: Mapped[str | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
+    preview_similarity: Mapped[float | None] = mapped_column(Float)
+    """The speaker-embedding cosine similarity of the last whole preview to the clip."""
+    preview_model: Mapped[str | None] = mapped_column(String(100))
+    previewed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class VoiceCodecPrompt(Base):

@@ -88,6 +88,16 @@ class VoiceProfileStore:
             raise name_taken(str(new_name)) from None
         return profile
 
+    async def record_preview(self, voice_id: str, similarity: float, model: str) -> None:
+        """Keep the last whole preview's similarity to the clip (not an edit: updated_at
+        stays); nothing when the voice was deleted meanwhile."""
+        async with self.database.sessions.begin() as session:
+            profile = await session.get(VoiceProfile, voice_id)
+            if profile is not None:
+                profile.preview_similarity = similarity
+                profile.preview_model = model
+                profile.previewed_at = utc_now()
+
     async def delete(self, voice_id: str) -> bool:
         async with self.database.sessions.begin() as session:
             result = await session.execute(delete(VoiceProfile).where(VoiceProfile.id == voice_id))

@@ -162,3 +162,40 @@ def test_humming_uses_its_own_prompt_and_the_music_decoder(road: StepAudioRoad) 
     assert sent == tts_prompt_ids(engine.tokenizer, "(哼唱)啦啦啦", TINGTING, tingting.ids)
     system = engine.tokenizer.encode("system\n" + SYSTEM_HUM)
     assert sent[2 : 2 + len(system)] == system
+
+
+def test_a_preview_is_scored_against_the_reference_clip(road: StepAudioRoad) -> None:
+    import asyncio
+
+    import httpx
+
+    from stepaudio_api.speakers.similarity import voice_similarity
+
+    created = asyncio.run(road.server.services.keys.create("previewer", scope="admin"))
+    headers = {"Authorization": f"Bearer {created.secret}"}
+    with httpx.Client(base_url=road.server.base_url, headers=headers, timeout=120) as admin:
+        with (DATA / "zh_yuqian_prompt.wav").open("rb") as sample:
+            answer = admin.post("/admin/voices", data={"name": "scored", "transcript": YUQIAN},
+                                files={"audio_sample": ("yuqian.wav", sample)})  # fmt: skip
+        assert answer.status_code == 201, answer.text
+        path = f"/admin/voices/{answer.json()['id']}"
+        assert "preview_similarity" not in admin.get(path).json()  # none made yet
+
+        before = int(time.time())
+        preview = admin.post(f"{path}/preview", json={"input": "好", "response_format": "flac"})
+        assert preview.status_code == 200, preview.text
+        voice = admin.get(path).json()  # stored before the preview's last bytes left
+        reference = decode_audio(admin.get(f"{path}/audio").content, 24000)
+        spoken = decode_audio(preview.content, 24000)
+        expected = voice_similarity((reference.samples, 24000), (spoken.samples, 24000))
+        assert abs(voice["preview_similarity"] - expected) < 0.01, (voice, expected)
+        assert voice["preview_model"] == "step-audio-tts"
+        assert before <= voice["previewed_at"] <= time.time() + 1
+
+        # a preview the admin leaves after its first bytes is not scored
+        long = {"input": "一个很长的句子", "model": "step-audio-tts-long", "response_format": "pcm"}
+        with admin.stream("POST", f"{path}/preview", json=long) as cut:
+            assert cut.status_code == 200
+            next(cut.iter_bytes(1024))
+        time.sleep(0.5)
+        assert admin.get(path).json()["previewed_at"] == voice["previewed_at"]
