@@ -8,7 +8,7 @@ import time
 
 import openai
 import pytest
-from audio_checks import decode, word_error_rate
+from audio_checks import clean_words, decode, word_error_rate
 from chat_helpers import audio_part, pcm_to_wav, spoken, transcribe
 from chat_stand_in import ChatStandIn, Reply, word_pieces
 from conftest import ServerProcess
@@ -250,3 +250,36 @@ def test_control_characters_from_the_upstream_are_not_spoken(
     assert finished == "stop"
     heard = transcribe(client, pcm_to_wav(b"".join(pcm)))
     assert word_error_rate(said.replace("\x00", "").replace("\x1b", ""), heard) <= 0.2, heard
+
+
+def test_a_chinese_reply_is_spoken_by_a_voice_that_reads_it(
+    chat_server: ServerProcess, upstream: ChatStandIn
+) -> None:
+    """The reply's voice (alloy: Piper's English joe) cannot read Chinese: its Chinese
+    sentences are spoken by the Mandarin pack's voice, as /v1/audio/speech routes them, its
+    English ones by alloy; whisper base hears both back."""
+    from test_multilingual import character_error_rate
+
+    client = chat_server.client()
+    chinese = "今天天气很好，我们去公园散步吧。"
+    said = f"Here is the sentence. {chinese}"
+    upstream.plan(Reply(content=word_pieces(said)))
+    reply = client.chat.completions.create(
+        model="gpt-4o-audio-preview", modalities=["text", "audio"],
+        audio={"voice": "alloy", "format": "wav"},
+        messages=[{"role": "user", "content": "Say it in Chinese."}],
+    )  # fmt: skip
+    message = reply.choices[0].message
+    assert message.audio is not None and message.audio.transcript == said
+    answer = base64.b64decode(message.audio.data)
+    audio = decode(answer, "wav")
+    assert audio.sample_rate == 24000 and 2.5 < audio.duration < 10.0
+    heard = client.audio.transcriptions.create(
+        model="step-audio-asr-multilingual", file=("reply.wav", answer), language="zh"
+    ).text
+    assert character_error_rate(chinese, heard) <= 0.3, heard
+    english = client.audio.transcriptions.create(
+        model="step-audio-asr", file=("reply.wav", answer)
+    ).text
+    first_words = " ".join(clean_words(english).split()[:4])
+    assert word_error_rate("Here is the sentence", first_words) <= 0.25, english

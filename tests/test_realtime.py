@@ -438,6 +438,33 @@ def test_session_instructions_choose_the_dialect(chat_server: ServerProcess,
     assert abs(spoken - expected) < 0.15 * expected, (spoken, expected)
 
 
+def test_a_chinese_reply_from_an_english_voice_is_spoken_in_chinese(
+    chat_server: ServerProcess, upstream: ChatStandIn
+) -> None:
+    """No dialect asked for, the session's voice English (alloy): the Chinese reply is spoken
+    by the Mandarin pack's voice, as /v1/audio/speech speaks it to tts-1, and heard back."""
+    from test_multilingual import character_error_rate
+
+    answer = "今天天气很好，我们去公园散步吧。"
+    upstream.plan(Reply(content=word_pieces(answer)))
+    with ga(chat_server).realtime.connect(model="gpt-realtime") as connection:
+        connection.session.update(session={"type": "realtime", "instructions": "Be brief."})
+        connection.conversation.item.create(item={"type": "message", "role": "user",
+            "content": [{"type": "input_text", "text": "How is the weather?"}]})  # fmt: skip
+        connection.response.create()
+        events = events_until(connection, "response.done")
+    pcm = audio_of(events)
+    assert 1.5 < decode(pcm, "pcm").duration < 8.0
+    heard = (
+        ga(chat_server)
+        .audio.transcriptions.create(
+            model="step-audio-asr-multilingual", file=("reply.wav", pcm_to_wav(pcm)), language="zh"
+        )
+        .text
+    )
+    assert character_error_rate(answer, heard) <= 0.3, heard
+
+
 def test_a_session_is_one_usage_record_and_is_kept(chat_server: ServerProcess,
                                                    upstream: ChatStandIn) -> None:  # fmt: skip
     admin_key = create_key(chat_server, "rt-admin-usage", "--admin")

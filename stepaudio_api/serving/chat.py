@@ -41,6 +41,7 @@ from stepaudio_api.serving.chat_turn import (
 )
 from stepaudio_api.serving.metering import RequestMeter
 from stepaudio_api.serving.models import ModelCatalog, ServedModel
+from stepaudio_api.serving.reply_voices import ReplyVoices
 from stepaudio_api.serving.speech import SpeechServing
 from stepaudio_api.serving.speech_plan import SpeechPlan
 from stepaudio_api.serving.speech_routing import SpeechRoute
@@ -151,7 +152,8 @@ class ChatServing:
             style = reply_style(self.speech.styles, job.audio, prepared.last_user_text)
             if style != plan.style:  # the user asked for it ("in Cantonese", "cheerfully")
                 plan = await self._plan(job.voice, style)
-            speaker = ReplySpeaker(plan, chat_encoder(plan, job.audio.format))
+            voices = ReplyVoices(self.speech, self._route(job.voice, plan.style), plan.style)
+            speaker = ReplySpeaker(plan, chat_encoder(plan, job.audio.format), voices=voices)
         return body, prepared, speaker
 
     def _reply_tokens(self, job: _Job) -> int:

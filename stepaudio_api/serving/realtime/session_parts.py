@@ -30,6 +30,7 @@ from stepaudio_api.serving.realtime.conversation import Conversation, Item
 from stepaudio_api.serving.realtime.responder import Responder, ResponsePlan
 from stepaudio_api.serving.realtime.response_options import ResponseOptions
 from stepaudio_api.serving.realtime.session_config import SessionConfig
+from stepaudio_api.serving.reply_voices import ReplyVoices
 from stepaudio_api.serving.speech import SpeechServing
 from stepaudio_api.serving.speech_style import SpeechStyle
 from stepaudio_api.serving.transcript_formats import full_text
@@ -222,7 +223,8 @@ class SessionParts:
             plan.acknowledgement = dialect.acknowledgement
         audio_format = options.output_format or config.output_format
         encoder = OutputAudio(audio_format, speech_plan.sample_rate)
-        return ReplySpeaker(speech_plan, encoder, admitted=True)
+        voices = ReplyVoices(self.speech, route, style)
+        return ReplySpeaker(speech_plan, encoder, admitted=True, voices=voices)
 
     def save_item(self, session: RealtimeSession, item: Item) -> None:
         if item not in session.conversation.items:
