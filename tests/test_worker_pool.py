@@ -79,3 +79,27 @@ def test_iterate_advances_a_blocking_iterator_in_the_pool() -> None:
     assert [i for i, _ in items] == [0, 1, 2]
     assert all(name.startswith("stepaudio-engine") for _, name in items)
     pool.shutdown()
+
+
+def test_memory_is_given_back_after_the_last_of_a_burst(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The allocator is told to give memory back when the pool falls idle, at most every
+    GIVE_BACK_EVERY_SECONDS: the idle moment after a burst's last request is not skipped."""
+    from stepaudio_api.engines import worker_pool
+
+    given: list[float] = []
+    monkeypatch.setattr(worker_pool, "give_back", lambda: given.append(time.monotonic()))
+    monkeypatch.setattr(worker_pool, "GIVE_BACK_EVERY_SECONDS", 0.3)
+    pool = WorkerPool(threads=1, queue_size=0)
+
+    async def burst() -> float:
+        for _ in range(5):  # five requests in well under 0.3 s
+            async with pool.reserve():
+                await pool.run(time.sleep, 0.01)
+        last = time.monotonic()
+        await asyncio.sleep(0.6)
+        return last
+
+    last = asyncio.run(burst())
+    pool.shutdown()
+    assert len(given) == 2, given  # the first idle moment, then once after the last request
+    assert given[1] >= last and given[1] - given[0] >= 0.29

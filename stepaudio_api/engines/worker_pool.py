@@ -32,6 +32,7 @@ class WorkerPool:
         self.active_requests = 0
         self.running_jobs = 0
         self._last_give_back = 0.0
+        self._deferred: asyncio.TimerHandle | None = None
 
     @property
     def queue_depth(self) -> int:
@@ -56,11 +57,21 @@ class WorkerPool:
 
     def _idle(self) -> None:
         """Nothing is running: give the memory the last work freed back to the system (at
-        most every few seconds; in a worker thread, not on the event loop)."""
+        most every few seconds, in a worker thread, not on the event loop). Too soon after
+        the last time, it is done once that wait is over, if the pool is idle then: a burst
+        of short requests would otherwise leave what its last ones freed held."""
         now = time.monotonic()
-        if now - self._last_give_back >= GIVE_BACK_EVERY_SECONDS:
+        wait = self._last_give_back + GIVE_BACK_EVERY_SECONDS - now
+        if wait <= 0:
             self._last_give_back = now
             self._executor.submit(give_back)
+        elif self._deferred is None:
+            self._deferred = asyncio.get_running_loop().call_later(wait, self._idle_again)
+
+    def _idle_again(self) -> None:
+        self._deferred = None
+        if self.active_requests == 0 and self.running_jobs == 0:
+            self._idle()
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -83,4 +94,6 @@ class WorkerPool:
             yield item  # type: ignore[misc]
 
     def shutdown(self) -> None:
+        if self._deferred is not None:
+            self._deferred.cancel()
         self._executor.shutdown(wait=False, cancel_futures=True)
