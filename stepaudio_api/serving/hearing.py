@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from stepaudio_api.audio.vad import VAD_SAMPLE_RATE, speech_spans
+from stepaudio_api.audio.vad import SPEECH_PAD_MS, VAD_SAMPLE_RATE, speech_spans
 from stepaudio_api.engines.base import (
     Recognizer,
     Segment,
@@ -20,6 +20,9 @@ from stepaudio_api.engines.base import (
     TranscriptionStream,
 )
 from stepaudio_api.serving.audio_pieces import Piece
+
+PAD_SAMPLES = SPEECH_PAD_MS * VAD_SAMPLE_RATE // 1000
+"""The silence VAD leaves at each end of a span of speech."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +49,25 @@ class Speech:
         if words is not None:
             words = [replace(w, start=self.original_time(w.start), end=self.original_time(w.end))
                      for w in words]  # fmt: skip
-        return replace(segment, start=self.original_time(segment.start),
-                       end=self.original_time(segment.end), words=words)  # fmt: skip
+        start, end = self._across_joins(segment.start, segment.end)
+        return replace(segment, start=start, end=end, words=words)
+
+    def _across_joins(self, start: float, end: float) -> tuple[float, float]:
+        """A segment's times in the recording. Whisper starts a segment a little before its
+        first word and ends it a little after its last: one that starts in the silence that
+        pads a span's end and goes on past the join starts where the next span does (not
+        in the speech before the gap); one that ends in the silence that pads the next
+        span's start ends where the span before does."""
+        first, last = round(start * VAD_SAMPLE_RATE), round(end * VAD_SAMPLE_RATE)
+        begins, ends = self.original_time(start), self.original_time(end)
+        for index, join in enumerate(self.joined_ends[:-1]):
+            if not first <= join < last:
+                continue
+            if first >= join - PAD_SAMPLES and last > join + PAD_SAMPLES:
+                begins = (join + self.removed_before[index + 1]) / VAD_SAMPLE_RATE
+            elif last <= join + PAD_SAMPLES and first < join - PAD_SAMPLES:
+                ends = (join + self.removed_before[index]) / VAD_SAMPLE_RATE
+        return round(begins, 3), round(ends, 3)
 
 
 def find_speech(samples: np.ndarray) -> Speech:
