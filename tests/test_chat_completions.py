@@ -267,7 +267,7 @@ def test_a_chinese_reply_is_spoken_by_a_voice_that_reads_it(
     reply = client.chat.completions.create(
         model="gpt-4o-audio-preview", modalities=["text", "audio"],
         audio={"voice": "alloy", "format": "wav"},
-        messages=[{"role": "user", "content": "Say it in Chinese."}],
+        messages=[{"role": "user", "content": "Tell me the sentence."}],
     )  # fmt: skip
     message = reply.choices[0].message
     assert message.audio is not None and message.audio.transcript == said

@@ -175,8 +175,12 @@ def test_server_vad_cuts_at_its_pauses_and_its_settings_move_the_cuts(client) ->
     assert [round(s.start) for s in turns[:4]] == [0, 3, 5, 8], turns
     eager = segments(client, {"type": "server_vad", "silence_duration_ms": 200})
     assert len(eager) > len(turns)
+    # no pause is 3 s long: one piece, as whisper segments it (one or two segments, by CPU)
     patient = segments(client, {"type": "server_vad", "silence_duration_ms": 3000})
-    assert len(patient) <= len(whole)
+    assert (
+        len(patient) < len(turns)
+        and word_error_rate(JFK, " ".join(s.text for s in patient)) <= 0.25
+    )
     unpadded = segments(client, {"type": "server_vad", "prefix_padding_ms": 0})
     assert unpadded[0].start == pytest.approx(turns[0].start + 0.3, abs=0.05)
     strict = segments(client, {"type": "server_vad", "threshold": 0.9})
