@@ -27,7 +27,7 @@ def load_piper_voice(model_path: Path, config: dict[str, Any], spinning: bool) -
     the CPU from the other engine and the event loop on a small machine. Without
     onnxruntime's memory arena: it keeps the peak of the longest sentence yet (some 160 MB
     after a few long ones, never given back), where plain allocations are freed after each
-    sentence, at no measurable cost in speed (bench/piper_memory.py)."""
+    sentence; the cost is some 10% of Piper's speed (bench/piper_memory.py)."""
     import onnxruntime
     from piper import PiperVoice
     from piper.config import PiperConfig

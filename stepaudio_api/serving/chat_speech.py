@@ -44,7 +44,6 @@ class ReplySpeaker:
         request queue, where a full queue would refuse them."""
         self.voices = voices
         """Where given, each sentence is spoken by the voices that read it."""
-        self.rate = plan.sample_rate
         self.sentences = SentenceStream()
         self.samples_out = 0
         self.transcript: list[str] = []
@@ -53,7 +52,12 @@ class ReplySpeaker:
         """(milliseconds of audio, transcript characters spoken by then) after each sentence."""
         self._speaking: SpeechPlan = plan
         self._speaking_route: SpeechRoute | None = None
-        self._resampler = StreamResampler(plan.sample_rate, self.rate)
+        self._resampler = StreamResampler(plan.sample_rate, plan.sample_rate)
+
+    @property
+    def rate(self) -> int:
+        """The reply's rate: its own voice's, which the encoder takes."""
+        return self.plan.sample_rate
 
     @property
     def seconds(self) -> float:

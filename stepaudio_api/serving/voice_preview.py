@@ -9,9 +9,8 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 
-import numpy as np
-
 from stepaudio_api.audio.decode import decode_audio
+from stepaudio_api.audio.encode import DEFAULT_OUTPUT_RATE, streaming_wav_header, wav_with_sizes
 from stepaudio_api.audio.reference_clip import load_flac
 from stepaudio_api.engines.worker_pool import WorkerPool
 from stepaudio_api.serving.byte_stream import ByteStream
@@ -23,19 +22,15 @@ from stepaudio_api.store.voices import VoiceProfileStore
 logger = logging.getLogger(__name__)
 MAX_SCORED_BYTES = 32 * 2**20
 """A longer preview (some 11 minutes of 24 kHz WAV) streams, unscored, rather than be held."""
-PCM_RATE = 24000
-"""The rate of a preview asked for as raw pcm (it takes no sample_rate)."""
 
 
 def preview_similarity(reference_flac: bytes, preview: bytes, response_format: str) -> float:
     """The similarity of the voice in an encoded preview to the one in the stored clip."""
     reference, rate = load_flac(reference_flac)
-    if response_format == "pcm":
-        samples = np.frombuffer(preview[: len(preview) // 2 * 2], "<i2").astype(np.float32)
-        spoken = (samples / 32768.0, PCM_RATE)
-    else:
-        spoken = (decode_audio(preview, RATE).samples, RATE)
-    return voice_similarity((reference, rate), spoken)
+    if response_format == "pcm":  # raw, at the rate a preview is made at (it takes none)
+        preview = wav_with_sizes(streaming_wav_header(DEFAULT_OUTPUT_RATE) + preview)
+    spoken = decode_audio(preview, RATE).samples
+    return voice_similarity((reference, rate), (spoken, RATE))
 
 
 class PreviewScoring:
